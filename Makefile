@@ -1,0 +1,46 @@
+# Everything a developer or CI needs, from a fresh clone.
+PY      := .venv/bin/python
+PYTEST  := $(PY) -m pytest
+STAMP   := .venv/.installed
+
+.PHONY: venv artifacts test test-unit test-functional test-integration lab-up lab-down demo bench clean
+
+$(STAMP): requirements/base.txt requirements/test.txt setup.cfg
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip wheel setuptools
+	.venv/bin/pip install -q -r requirements/test.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Kafka, ZooKeeper and the JMX exporter resolved from Maven Central into ~/.cache/kafkasalt.
+artifacts: venv
+	$(PY) -m lab.artifacts build
+
+test-unit: venv
+	$(PYTEST) tests/unit
+
+test-functional: venv artifacts
+	$(PYTEST) tests/functional
+
+test-integration: venv artifacts
+	$(PYTEST) tests/integration
+
+# The full suite: unit, functional (real processes) and integration (the three-host lab).
+test: venv artifacts
+	$(PYTEST) tests
+
+lab-up: venv artifacts
+	bin/lab up
+
+lab-down:
+	bin/lab down
+
+demo: venv artifacts
+	bin/demo
+
+bench: venv artifacts
+	$(PY) tests/bench/bench_grains.py
+
+clean: lab-down
+	rm -rf .lab build dist *.egg-info

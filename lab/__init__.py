@@ -1,0 +1,1 @@
+"""Test-bed tooling: artifact builder and the three-host Salt lab."""
