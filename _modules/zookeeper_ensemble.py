@@ -1,0 +1,345 @@
+"""Operate a ZooKeeper ensemble member: status, health, restarts and SASL-authenticated znodes.
+
+The model, validation and rendering live in :mod:`kafkasalt.zookeeper`; this module only binds
+them to the minion's pillar, grains and service manager.
+
+Pillar: ``zookeeper`` (see ``pillar/kafka.sls.example``) and ``kafka_host:service_manager``.
+"""
+
+import logging
+
+from salt.exceptions import CommandExecutionError
+
+try:
+    from kafkasalt import hardware, service, sizing, zkclient
+    from kafkasalt import zookeeper as zkmodel
+    from kafkasalt.errors import PillarError, PillarErrors
+
+    HAS_CORE = True
+    CORE_ERROR = ""
+except ImportError as exc:  # kazoo is imported lazily by zkclient; this is the core itself
+    HAS_CORE = False
+    CORE_ERROR = str(exc)
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "zookeeper_ensemble"
+
+SERVICE_NAME = "zookeeper"
+CONFIG_DIR = "/etc/zookeeper"
+INSTALL_ROOT = "/opt/zookeeper"
+SUPER_USER = "super"
+
+
+def __virtual__():
+    if not HAS_CORE:
+        return (False, f"zookeeper_ensemble: the kafkasalt core package cannot be imported ({CORE_ERROR}); "
+                       "install the extension with pip or run saltutil.sync_all")
+    return __virtualname__
+
+
+def _model():
+    try:
+        heap_default = None
+        hw = __grains__.get("kafka_hardware") or hardware.collect()
+        heap_default = sizing.recommend(hw, role="zookeeper")["zookeeper_heap_mb"]["value"]
+    except Exception as exc:  # sizing is advice; a pillar heap or the model default still applies
+        log.debug("zookeeper sizing unavailable: %s", exc)
+    try:
+        return zkmodel.EnsembleModel.from_pillar(__pillar__.get("zookeeper", {}), heap_mb_default=heap_default)
+    except (PillarError, PillarErrors) as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def _manager():
+    return __pillar__.get("kafka_host", {}).get("service_manager", "systemd")
+
+
+def _service():
+    return service.Service(SERVICE_NAME, _manager())
+
+
+def _member(model, minion_id=None):
+    minion_id = minion_id or __opts__["id"]
+    member = model.member(minion_id)
+    if member is None:
+        raise CommandExecutionError(f"minion {minion_id} is not in pillar zookeeper:members")
+    return member
+
+
+def validate():
+    """
+    Validate the ``zookeeper`` pillar as this minion sees it; raise with every problem found.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk*' zookeeper_ensemble.validate
+    """
+    model = _model()
+    return {"valid": True, "members": [m.minion_id for m in model.members], "quorum_size": model.quorum_size}
+
+
+def host_plan():
+    """
+    Non-secret facts the SLS lays out for this member: paths, version, source, service manager.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk*' zookeeper_ensemble.host_plan
+    """
+    model = _model()
+    member = _member(model)
+    install_dir = f"{INSTALL_ROOT}/{model.dist_name}"
+    return {
+        "myid": member.myid,
+        "address": member.address,
+        "version": model.version,
+        "source": model.source,
+        "source_hash": model.source_hash,
+        "install_root": INSTALL_ROOT,
+        "install_dir": install_dir,
+        "dist_name": model.dist_name,
+        "config_dir": CONFIG_DIR,
+        "data_dir": model.data_dir,
+        "data_log_dir": model.data_log_dir,
+        "log_dir": "/var/log/zookeeper",
+        "user": "zookeeper",
+        "service": SERVICE_NAME,
+        "service_manager": _manager(),
+        "config_files": config_files(),
+    }
+
+
+def config_files():
+    """
+    The files whose change needs a restart of this member (their mtime drives ``restart_pending``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk*' zookeeper_ensemble.config_files
+    """
+    return [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args", "log4j.properties")] + [
+        "/etc/systemd/system/zookeeper.service" if _manager() == "systemd" else "/etc/supervisor/conf.d/zookeeper.conf"
+    ]
+
+
+def render(name):
+    """
+    Render one managed file for this member. ``name`` is one of zoo.cfg, myid, jaas.conf,
+    java.args, systemd, supervisord. jaas.conf and java.args carry secrets: the SLS writes them
+    through a template with ``show_changes: False``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk1' zookeeper_ensemble.render zoo.cfg
+    """
+    model = _model()
+    minion_id = _member(model).minion_id
+    install_dir = f"{INSTALL_ROOT}/{model.dist_name}"
+    renderers = {
+        "zoo.cfg": lambda: zkmodel.render_zoo_cfg(model, minion_id),
+        "myid": lambda: zkmodel.render_myid(model, minion_id),
+        "jaas.conf": lambda: zkmodel.render_jaas(model),
+        "java.args": lambda: zkmodel.render_java_args(model, minion_id, install_dir),
+        "systemd": lambda: zkmodel.render_systemd_unit(model, minion_id, install_dir),
+        "supervisord": lambda: zkmodel.render_supervisord_program(model, minion_id, install_dir),
+    }
+    if name not in renderers:
+        raise CommandExecutionError(f"unknown file {name!r}; one of {', '.join(renderers)}")
+    return renderers[name]()
+
+
+def _member_status(model, member):
+    try:
+        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(member.address, model.client_port, "srvr"))
+        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(member.address, model.client_port, "mntr"))
+    except zkclient.ZkUnavailable as exc:
+        return {"serving": False, "error": str(exc)}
+    return {"serving": True, **srvr, "mntr": mntr}
+
+
+def status(member=None):
+    """
+    Status of one member (default: this minion's): mode, zxid, latency, outstanding requests,
+    and for the leader the synced followers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk1' zookeeper_ensemble.status
+    """
+    model = _model()
+    target = _member(model, member)
+    result = _member_status(model, target)
+    result.update({"member": target.minion_id, "myid": target.myid, "address": target.address})
+    return result
+
+
+def health():
+    """
+    Ensemble health verdict (healthy / degraded / down) with reasons, asking every member.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk1' zookeeper_ensemble.health
+    """
+    model = _model()
+    statuses = {m.minion_id: _member_status(model, m) for m in model.members}
+    verdict = zkmodel.ensemble_health(model, statuses)
+    verdict["members"] = statuses
+    return verdict
+
+
+def restart_pending():
+    """
+    Config files changed since this member's process started (empty when none, or not running).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk*' zookeeper_ensemble.restart_pending
+    """
+    svc = _service()
+    return {"running": svc.running(), "changed_files": svc.restart_pending(config_files())}
+
+
+def restart():
+    """
+    Restart this member's service (the orchestration calls this one member at a time).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk2' zookeeper_ensemble.restart
+    """
+    svc = _service()
+    try:
+        svc.restart()
+    except service.ServiceError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return {"restarted": True, "pid": svc.main_pid()}
+
+
+def stop():
+    """
+    Stop this member's service.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk2' zookeeper_ensemble.stop
+    """
+    try:
+        _service().stop()
+    except service.ServiceError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return True
+
+
+def kill():
+    """
+    SIGKILL this member's process (failure drills; the supervisor restarts it unless stopped).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk3' zookeeper_ensemble.kill
+    """
+    _service().kill()
+    return True
+
+
+def _super_session(model):
+    return zkclient.session(model.connect_string, SUPER_USER, model.super_password)
+
+
+def znode_get(path):
+    """
+    Read a znode as the ZooKeeper super user: data (text), version and ACL.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk1' zookeeper_ensemble.znode_get /kafka/lab/brokers/ids/1
+    """
+    model = _model()
+    with _super_session(model) as client:
+        if not client.exists(path):
+            return None
+        data, stat = client.get(path)
+        acls, _ = client.get_acls(path)
+    return {"data": data.decode(errors="replace") if data else "", "version": stat.version,
+            "acl": [zkclient.acl_to_text(a) for a in acls]}
+
+
+def znode_children(path):
+    """
+    List a znode's children as the super user.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk1' zookeeper_ensemble.znode_children /kafka/lab/brokers/ids
+    """
+    model = _model()
+    with _super_session(model) as client:
+        return sorted(client.get_children(path)) if client.exists(path) else None
+
+
+def znode_ensure(path, acl, data=None, dry_run=False):
+    """
+    Make ``path`` exist with exactly ``acl`` (list of ``scheme:id:perms``) and, when given,
+    ``data``; returns what changed (or would change with ``dry_run``). Missing parents are
+    created with the same ACL.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk1' zookeeper_ensemble.znode_ensure /kafka '["sasl:kafka:cdrwa","sasl:super:cdrwa"]'
+    """
+    try:
+        wanted = [zkclient.parse_acl(text) for text in acl]
+    except ValueError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    wanted_text = sorted(zkclient.acl_to_text(a) for a in wanted)
+    model = _model()
+    changes = {}
+    with _super_session(model) as client:
+        exists = path == "/" or client.exists(path)
+        if not exists:
+            changes["created"] = path
+            if not dry_run:
+                client.ensure_path(path, acl=wanted)
+        current_text = wanted_text
+        if exists:
+            current, _ = client.get_acls(path)
+            current_text = sorted(zkclient.acl_to_text(a) for a in current)
+        if current_text != wanted_text:
+            changes["acl"] = {"old": current_text, "new": wanted_text}
+            if not dry_run:
+                client.set_acls(path, wanted)
+        if data is not None:
+            old = client.get(path)[0] if exists else b""
+            if old != data.encode():
+                changes["data"] = "updated"
+                if not dry_run:
+                    client.set(path, data.encode())
+    return changes

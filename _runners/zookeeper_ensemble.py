@@ -1,0 +1,215 @@
+"""Master-side ZooKeeper ensemble operations: validate pillar, wait for quorum, roll restarts.
+
+``salt/zookeeper/deploy.sls`` calls these; operators can too:
+
+.. code-block:: bash
+
+    salt-run zookeeper_ensemble.plan
+    salt-run zookeeper_ensemble.health
+    salt-run zookeeper_ensemble.roll
+"""
+
+import logging
+import time
+
+import salt.client
+import salt.utils.event
+import salt.utils.minions
+
+try:
+    from kafkasalt import zookeeper as zkmodel
+    from kafkasalt.errors import PillarError, PillarErrors
+
+    HAS_CORE = True
+except ImportError:
+    HAS_CORE = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "zookeeper_ensemble"
+EVENT_PREFIX = "kafkasalt/zookeeper"
+
+
+def __virtual__():
+    if not HAS_CORE:
+        return (False, "zookeeper_ensemble runner: the kafkasalt core package cannot be imported; "
+                       "install the extension with pip or run `salt-run saltutil.sync_all`")
+    return __virtualname__
+
+
+def _fire(tag, data):
+    try:
+        salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False).fire_event(data, f"{EVENT_PREFIX}/{tag}")
+    except Exception as exc:  # progress events are best effort; the return value is authoritative
+        log.debug("could not fire %s: %s", tag, exc)
+
+
+def _fail(message, **details):
+    __context__["retcode"] = 1
+    return {"Error": message, "result": False, **details}
+
+
+def _compiled_pillars(tgt, tgt_type):
+    minions = salt.utils.minions.CkMinions(__opts__).check_minions(tgt, tgt_type)["minions"]
+    return {minion: __salt__["pillar.show_pillar"](minion) for minion in sorted(minions)}
+
+
+def _load(tgt="*", tgt_type="glob"):
+    """Compile pillar on the master for the targeted minions and validate the ensemble model.
+
+    Every member must see the same ``zookeeper`` pillar: a member with a different view would
+    render a different server list and split the ensemble.
+    """
+    pillars = _compiled_pillars(tgt, tgt_type)
+    views = {minion: p.get("zookeeper") for minion, p in pillars.items() if p.get("zookeeper")}
+    if not views:
+        raise PillarError("zookeeper", f"no minion matching {tgt!r} has a zookeeper pillar")
+    reference_minion, reference = next(iter(views.items()))
+    model = zkmodel.EnsembleModel.from_pillar(reference)
+    members = [m.minion_id for m in model.members]
+    unknown = [m for m in members if m not in pillars]
+    if unknown:
+        raise PillarError("zookeeper:members", f"members {unknown} are not accepted minions matching {tgt!r}")
+    differing = [m for m in members if views.get(m) != reference]
+    if differing:
+        raise PillarError("zookeeper", f"members {differing} see a different zookeeper pillar than {reference_minion}")
+    return model
+
+
+def plan(tgt="*", tgt_type="glob"):
+    """
+    Validate the ensemble pillar on the master, before any host changes. Raises with every
+    problem (each naming its pillar key); returns the members and quorum size.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.plan
+    """
+    try:
+        model = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return _fail(f"invalid pillar: {exc}")
+    return {
+        "result": True,
+        "members": [m.minion_id for m in model.members],
+        "myids": {m.minion_id: m.myid for m in model.members},
+        "quorum_size": model.quorum_size,
+    }
+
+
+def _local():
+    return salt.client.LocalClient(mopts=__opts__)
+
+
+def _ask_health(members, timeout=15):
+    """Ensemble health as seen by the first member that answers."""
+    replies = _local().cmd(members, "zookeeper_ensemble.health", tgt_type="list", timeout=timeout)
+    for member in members:
+        reply = replies.get(member)
+        if isinstance(reply, dict) and "verdict" in reply:
+            return reply
+    return {"verdict": "unknown", "reasons": [f"no member answered: {replies}"]}
+
+
+def health(tgt="*", tgt_type="glob"):
+    """
+    Ensemble health verdict with reasons (asked through the members).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.health
+    """
+    model = _load(tgt, tgt_type)
+    return _ask_health([m.minion_id for m in model.members])
+
+
+def _wait(members, condition, timeout, interval=1.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = _ask_health(members)
+        if condition(last):
+            return True, last
+        time.sleep(interval)
+    return False, last
+
+
+def wait_healthy(timeout=120, tgt="*", tgt_type="glob"):
+    """
+    Wait until the ensemble has quorum, exactly one leader and every follower synced.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.wait_healthy timeout=60
+    """
+    try:
+        model = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return _fail(f"invalid pillar: {exc}")
+    started = time.monotonic()
+    ok, last = _wait([m.minion_id for m in model.members], lambda h: h.get("verdict") == "healthy", timeout)
+    took = round(time.monotonic() - started, 2)
+    if not ok:
+        return _fail(f"ensemble not healthy after {timeout}s", health=last)
+    _fire("healthy", {"seconds": took})
+    return {"result": True, "verdict": "healthy", "waited_seconds": took, "leader": last.get("leader")}
+
+
+def roll(timeout=120, force=False, tgt="*", tgt_type="glob"):
+    """
+    Restart the members whose configuration changed since they started, one at a time:
+    followers first (by myid), the leader last. Before each restart the ensemble must be
+    healthy; after it, the member must serve again and the leader must report every follower
+    synced. Stops at the first failure and leaves the remaining members untouched; a re-run
+    resumes with the members still pending.
+
+    force
+        Restart every member, pending or not.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.roll
+    """
+    try:
+        model = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return _fail(f"invalid pillar: {exc}")
+    members = [m.minion_id for m in model.members]
+    pending_replies = _local().cmd(members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
+    pending = sorted(
+        m for m in members
+        if force or (isinstance(pending_replies.get(m), dict) and pending_replies[m].get("changed_files"))
+    )
+    if not pending:
+        return {"result": True, "restarted": [], "comment": "no member has a pending configuration change"}
+    current = _ask_health(members)
+    order = zkmodel.roll_order(model, current.get("members", {}))
+    order = [m for m in order if m in pending]
+    report = {"result": True, "order": order, "restarted": [], "seconds": {}}
+    for member in order:
+        gate_ok, before = _wait(members, lambda h: h.get("verdict") == "healthy", timeout=30)
+        if not gate_ok:
+            return _fail(f"not restarting {member}: ensemble not healthy before its restart",
+                         health=before, **{k: v for k, v in report.items() if k != "result"})
+        _fire(f"roll/{member}/start", {"member": member, "leader": before.get("leader")})
+        started = time.monotonic()
+        reply = _local().cmd(member, "zookeeper_ensemble.restart", timeout=60)
+        if not isinstance(reply.get(member), dict) or not reply[member].get("restarted"):
+            return _fail(f"restart of {member} failed: {reply.get(member)}", **{k: v for k, v in report.items() if k != "result"})
+        ok, after = _wait(members, lambda h: h.get("verdict") == "healthy", timeout)
+        took = round(time.monotonic() - started, 2)
+        if not ok:
+            return _fail(f"{member} restarted but the ensemble is not healthy after {timeout}s",
+                         health=after, **{k: v for k, v in report.items() if k != "result"})
+        report["restarted"].append(member)
+        report["seconds"][member] = took
+        _fire(f"roll/{member}/done", {"member": member, "seconds": took, "leader": after.get("leader")})
+    return report
