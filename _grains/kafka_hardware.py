@@ -6,13 +6,6 @@ logs at debug level and returns what it has (an empty dict at worst).
 """
 
 import logging
-import os
-import sys
-
-try:
-    import kafkasalt  # pip install, or repo on sys.path
-except ImportError:  # formula install: saltutil.sync_all put the core under <extmods>/utils
-    sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "utils"))
 
 try:
     from kafkasalt import hardware as _hardware  # a module, so the loader does not take it for a grain

@@ -5,15 +5,8 @@ bind it to the minion's grains and pillar.
 """
 
 import logging
-import os
-import sys
 
 from salt.exceptions import SaltInvocationError
-
-try:
-    import kafkasalt  # pip install, or repo on sys.path
-except ImportError:  # formula install: saltutil.sync_all put the core under <extmods>/utils
-    sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "utils"))
 
 try:
     from kafkasalt import hardware as _hardware
