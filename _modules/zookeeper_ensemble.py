@@ -61,10 +61,10 @@ def _service():
 
 def _member(model, minion_id=None):
     minion_id = minion_id or __opts__["id"]
-    member = model.member(minion_id)
-    if member is None:
-        raise CommandExecutionError(f"minion {minion_id} is not in pillar zookeeper:members")
-    return member
+    try:
+        return model.member(minion_id)
+    except zkmodel.NotAMember:
+        raise CommandExecutionError(f"minion {minion_id} is not in pillar zookeeper:members") from None
 
 
 def validate():
@@ -93,7 +93,7 @@ def host_plan():
     """
     model = _model()
     member = _member(model)
-    install_dir = f"{INSTALL_ROOT}/{model.dist_name}"
+    install_dir = model.install_dir
     return {
         "myid": member.myid,
         "address": member.address,
@@ -124,7 +124,7 @@ def config_files():
 
         salt 'zk*' zookeeper_ensemble.config_files
     """
-    return [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args", "log4j.properties")] + [
+    return [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [
         "/etc/systemd/system/zookeeper.service" if _manager() == "systemd" else "/etc/supervisor/conf.d/zookeeper.conf"
     ]
 
@@ -143,7 +143,7 @@ def render(name):
     """
     model = _model()
     minion_id = _member(model).minion_id
-    install_dir = f"{INSTALL_ROOT}/{model.dist_name}"
+    install_dir = model.install_dir
     renderers = {
         "zoo.cfg": lambda: zkmodel.render_zoo_cfg(model, minion_id),
         "myid": lambda: zkmodel.render_myid(model, minion_id),
@@ -159,9 +159,9 @@ def render(name):
 
 def _member_status(model, member):
     try:
-        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(member.address, model.client_port, "srvr"))
-        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(member.address, model.client_port, "mntr"))
-    except zkclient.ZkUnavailable as exc:
+        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(member.address, member.client_port, "srvr"))
+        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(member.address, member.client_port, "mntr"))
+    except (zkclient.ZkUnavailable, zkmodel.StatusParseError) as exc:
         return {"serving": False, "error": str(exc)}
     return {"serving": True, **srvr, "mntr": mntr}
 
@@ -265,7 +265,7 @@ def kill():
 
 
 def _super_session(model):
-    return zkclient.session(model.connect_string, SUPER_USER, model.super_password)
+    return zkclient.session(model.connect_string, SUPER_USER, model.super_password.reveal())
 
 
 def znode_get(path):

@@ -174,7 +174,7 @@ class Lab:
     def _write_formula(self):
         """A formula root exposing only the extension (not .venv or .lab) to the fileserver."""
         os.makedirs(self.formula_dir, exist_ok=True)
-        for name in ("_modules", "_states", "_grains", "_runners", "_utils"):
+        for name in ("_modules", "_states", "_grains", "_runners", "_pillar", "_utils"):
             link = os.path.join(self.formula_dir, name)
             if not os.path.islink(link):
                 os.symlink(os.path.join(REPO, name), link)
@@ -197,6 +197,8 @@ class Lab:
             "user": "root",
             "file_roots": {"base": [os.path.join(REPO, "salt"), self.formula_dir]},
             "pillar_roots": {"base": [self.pillar_dir]},
+            # The cluster CA lives on the master; brokers get their keys through pillar.
+            "ext_pillar": [{"kafka_pki": {}}],
             # Orchestration runs states on the master, so it needs the extension too; the master
             # gets it the formula way, through `salt-run saltutil.sync_all`.
             "extension_modules": os.path.join(self.master_dir, "extmods"),
@@ -343,11 +345,13 @@ class Lab:
         self._ensure_host_prereqs()
         self.write_config()
         self.start_master()
+        # The master's own extension (runners, ext_pillar) first: minions compile pillar on connect.
+        self.salt_run("saltutil.sync_all", "--out=quiet")
         for host in self.hosts:
             self.start_minion(host)
         self.wait_for_minions()
         self.salt("*", "saltutil.sync_all", "--out=quiet")
-        self.salt_run("saltutil.sync_all", "--out=quiet")
+        self.salt("*", "saltutil.refresh_pillar", "wait=True", "--out=quiet")
         return time.monotonic() - started
 
     def _stop_pid(self, pid, timeout=20):
@@ -446,6 +450,8 @@ def lab_pillar(hosts, manifest, lab_secrets):
             "service_manager": "supervisord",
             # The lab shares one kernel with the machine: write the sysctl files, apply nothing live.
             "kernel_tuning": {"apply_live": False},
+            # This machine's hard nofile limit is 20000 and cannot be raised.
+            "nofile": 16384,
         },
         "zookeeper": {
             "version": zk["version"],

@@ -40,13 +40,3 @@ zookeeper-{{ secret_file }}:
     - require:
       - file: zookeeper-config-dir
 {%- endfor %}
-
-zookeeper-log4j:
-  file.managed:
-    - name: {{ zk.config_dir }}/log4j.properties
-    - contents: {{ salt['zookeeper_ensemble.render']('log4j.properties') | yaml_encode }}
-    - user: root
-    - group: {{ zk.user }}
-    - mode: '0640'
-    - require:
-      - file: zookeeper-config-dir

@@ -1,19 +1,16 @@
 {#- The service is started when it is not running, never restarted here: a config change is
     rolled one member at a time by `zookeeper.deploy` (followers first, leader last). #}
 {%- set zk = salt['zookeeper_ensemble.host_plan']() %}
-{%- if zk.service_manager == 'systemd' %}
 zookeeper-unit:
   file.managed:
+{%- if zk.service_manager == 'systemd' %}
     - name: /etc/systemd/system/{{ zk.service }}.service
     - contents: {{ salt['zookeeper_ensemble.render']('systemd') | yaml_encode }}
-    - mode: '0644'
 {%- else %}
-zookeeper-unit:
-  file.managed:
     - name: /etc/supervisor/conf.d/{{ zk.service }}.conf
     - contents: {{ salt['zookeeper_ensemble.render']('supervisord') | yaml_encode }}
-    - mode: '0644'
 {%- endif %}
+    - mode: '0644'
 
 zookeeper-service:
   kafka_service.running:
@@ -25,5 +22,5 @@ zookeeper-service:
       - file: zookeeper-myid
       - file: zookeeper-jaas.conf
       - file: zookeeper-java.args
-      - file: zookeeper-log4j
+      - file: zookeeper-dirs
       - archive: zookeeper-release
