@@ -39,7 +39,8 @@ def __virtual__():
 
 def _fire(tag, data):
     try:
-        salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False).fire_event(data, f"{EVENT_PREFIX}/{tag}")
+        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as event:
+            event.fire_event(data, f"{EVENT_PREFIX}/{tag}")
     except Exception as exc:  # progress events are best effort; the return value is authoritative
         log.debug("could not fire %s: %s", tag, exc)
 
@@ -93,19 +94,22 @@ def plan(tgt="*", tgt_type="glob"):
         return _fail(f"invalid pillar: {exc}")
     return {
         "result": True,
+        "changes": {},
+        "comment": f"pillar valid: {model.size} members, quorum {model.quorum_size}",
         "members": [m.minion_id for m in model.members],
         "myids": {m.minion_id: m.myid for m in model.members},
         "quorum_size": model.quorum_size,
     }
 
 
-def _local():
-    return salt.client.LocalClient(mopts=__opts__)
+def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
+    with salt.client.LocalClient(mopts=__opts__) as client:
+        return client.cmd(tgt, fun, arg=list(arg), tgt_type=tgt_type, timeout=timeout)
 
 
 def _ask_health(members, timeout=15):
     """Ensemble health as seen by the first member that answers."""
-    replies = _local().cmd(members, "zookeeper_ensemble.health", tgt_type="list", timeout=timeout)
+    replies = _cmd(members, "zookeeper_ensemble.health", tgt_type="list", timeout=timeout)
     for member in members:
         reply = replies.get(member)
         if isinstance(reply, dict) and "verdict" in reply:
@@ -158,10 +162,11 @@ def wait_healthy(timeout=120, tgt="*", tgt_type="glob"):
     if not ok:
         return _fail(f"ensemble not healthy after {timeout}s", health=last)
     _fire("healthy", {"seconds": took})
-    return {"result": True, "verdict": "healthy", "waited_seconds": took, "leader": last.get("leader")}
+    return {"result": True, "changes": {}, "comment": f"ensemble healthy after {took}s, leader {last.get('leader')}",
+            "verdict": "healthy", "waited_seconds": took, "leader": last.get("leader")}
 
 
-def roll(timeout=120, force=False, tgt="*", tgt_type="glob"):
+def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     """
     Restart the members whose configuration changed since they started, one at a time:
     followers first (by myid), the leader last. Before each restart the ensemble must be
@@ -171,6 +176,8 @@ def roll(timeout=120, force=False, tgt="*", tgt_type="glob"):
 
     force
         Restart every member, pending or not.
+    test
+        Only report the order and the reason for each member.
 
     CLI Example:
 
@@ -183,16 +190,21 @@ def roll(timeout=120, force=False, tgt="*", tgt_type="glob"):
     except (PillarError, PillarErrors) as exc:
         return _fail(f"invalid pillar: {exc}")
     members = [m.minion_id for m in model.members]
-    pending_replies = _local().cmd(members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
+    pending_replies = _cmd(members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
     pending = sorted(
         m for m in members
         if force or (isinstance(pending_replies.get(m), dict) and pending_replies[m].get("changed_files"))
     )
     if not pending:
-        return {"result": True, "restarted": [], "comment": "no member has a pending configuration change"}
+        return {"result": True, "changes": {}, "comment": "no member has a pending configuration change"}
     current = _ask_health(members)
     order = zkmodel.roll_order(model, current.get("members", {}))
     order = [m for m in order if m in pending]
+    reasons = {m: ("forced" if force else f"changed: {', '.join(pending_replies[m]['changed_files'])}")
+               + (" (leader, last)" if m == current.get("leader") else "") for m in order}
+    if test:
+        return {"result": None, "changes": {"order": order, "reasons": reasons},
+                "comment": f"would restart {', '.join(order)} one at a time"}
     report = {"result": True, "order": order, "restarted": [], "seconds": {}}
     for member in order:
         gate_ok, before = _wait(members, lambda h: h.get("verdict") == "healthy", timeout=30)
@@ -201,7 +213,7 @@ def roll(timeout=120, force=False, tgt="*", tgt_type="glob"):
                          health=before, **{k: v for k, v in report.items() if k != "result"})
         _fire(f"roll/{member}/start", {"member": member, "leader": before.get("leader")})
         started = time.monotonic()
-        reply = _local().cmd(member, "zookeeper_ensemble.restart", timeout=60)
+        reply = _cmd(member, "zookeeper_ensemble.restart", timeout=60)
         if not isinstance(reply.get(member), dict) or not reply[member].get("restarted"):
             return _fail(f"restart of {member} failed: {reply.get(member)}", **{k: v for k, v in report.items() if k != "result"})
         ok, after = _wait(members, lambda h: h.get("verdict") == "healthy", timeout)
@@ -212,4 +224,6 @@ def roll(timeout=120, force=False, tgt="*", tgt_type="glob"):
         report["restarted"].append(member)
         report["seconds"][member] = took
         _fire(f"roll/{member}/done", {"member": member, "seconds": took, "leader": after.get("leader")})
+    report["changes"] = {"restarted": report["restarted"], "order": order, "reasons": reasons, "seconds": report["seconds"]}
+    report["comment"] = f"restarted {', '.join(order)} one at a time"
     return report

@@ -11,6 +11,7 @@ _LOADER_DIRS = {
     "states": "_states",
     "grains": "_grains",
     "runners": "_runners",
+    "pillar": "_pillar",
 }
 
 

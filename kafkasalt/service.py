@@ -23,25 +23,24 @@ def _run(cmd, check=True):
     return proc
 
 
-def boot_time():
-    with open("/proc/stat") as fh:
-        for line in fh:
-            if line.startswith("btime "):
-                return int(line.split()[1])
-    raise ServiceError("no btime in /proc/stat")
-
-
 def process_start_time(pid):
-    """Wall-clock start time (epoch seconds) of ``pid``, or None when it does not exist."""
+    """Wall-clock start time (epoch seconds, ~10 ms precision) of ``pid``; None when it is gone.
+
+    Derived from /proc/uptime rather than btime, which has whole-second granularity and would
+    make files written just before a start look newer than the process.
+    """
     try:
         with open(f"/proc/{pid}/stat") as fh:
             stat = fh.read()
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
     except OSError:
         return None
+    now = time.time()
     # The command name may contain spaces or parentheses; fields restart after the last ')'.
     fields = stat[stat.rindex(")") + 2 :].split()
-    start_ticks = int(fields[19])
-    return boot_time() + start_ticks / os.sysconf("SC_CLK_TCK")
+    started_after_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return now - (uptime - started_after_boot)
 
 
 class Service:

@@ -245,6 +245,15 @@ class Lab:
             os.makedirs(self.host_path(host, "/etc/supervisor/conf.d"), exist_ok=True)
         self.write_pillar()
 
+    @property
+    def override_file(self):
+        return os.path.join(self.pillar_dir, "override.sls")
+
+    def set_override(self, data):
+        """Replace the override pillar (merged over the lab pillar) and refresh every host's pillar."""
+        self._write(self.override_file, yaml.safe_dump(data or {}), mode=0o600)
+        self.salt("*", "saltutil.refresh_pillar", "wait=True", "--out=quiet")
+
     def secrets_file(self):
         return os.path.join(self.root, "secrets.json")
 
@@ -264,8 +273,11 @@ class Lab:
         manifest = artifacts.load_manifest()
         if manifest is None:
             raise LabError("artifacts are not built: run `make artifacts` (python -m lab.artifacts build)")
-        top = {"base": {"*": ["lab"]}}
+        # override.sls is merged over lab.sls: tests and operators change the cluster there.
+        top = {"base": {"*": ["lab", "override"]}}
         self._write(os.path.join(self.pillar_dir, "top.sls"), yaml.safe_dump(top))
+        if not os.path.exists(self.override_file):
+            self._write(self.override_file, "{}\n", mode=0o600)
         pillar = lab_pillar(self.hosts, manifest, self.lab_secrets())
         self._write(os.path.join(self.pillar_dir, "lab.sls"), yaml.safe_dump(pillar, sort_keys=False), mode=0o600)
 

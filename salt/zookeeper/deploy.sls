@@ -16,21 +16,22 @@ zookeeper-members:
     - failhard: True
 
 zookeeper-quorum:
-  salt.runner:
+  kafka_orchestrate.runner:
     - name: zookeeper_ensemble.wait_healthy
     - require:
-      - salt: zookeeper-members
+      - zookeeper-members
 
 zookeeper-secure:
   salt.state:
     - tgt: {{ plan.members[0] }}
     - sls: zookeeper.secure
     - require:
-      - salt: zookeeper-quorum
+      - zookeeper-quorum
 
 zookeeper-roll:
-  salt.runner:
+  kafka_orchestrate.runner:
     - name: zookeeper_ensemble.roll
+    - plans: True
     - require:
-      - salt: zookeeper-secure
+      - zookeeper-secure
 {%- endif %}

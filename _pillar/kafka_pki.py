@@ -1,0 +1,72 @@
+"""External pillar: each Kafka host's TLS key and certificate from the cluster CA on the master.
+
+Enable on the master::
+
+    ext_pillar:
+      - kafka_pki: {}
+
+A broker minion receives ``kafka_tls:broker`` (key + certificate with SANs for its address and
+minion id); every minion with a ``kafka`` pillar receives ``kafka_tls:client`` (for mTLS admin
+tools) and ``kafka_tls:ca_cert``. Pillar travels encrypted to that minion only, so the private
+keys never appear in SLS, state output or job returns. The CA key never leaves the master.
+"""
+
+import ipaddress
+import logging
+import os
+
+try:
+    from kafkasalt.pki_store import PkiStore
+
+    HAS_CORE = True
+except ImportError:
+    HAS_CORE = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "kafka_pki"
+
+
+def __virtual__():
+    if not HAS_CORE:
+        return (False, "kafka_pki ext_pillar: the kafkasalt core package (and cryptography) cannot be imported")
+    return __virtualname__
+
+
+def store_for(opts, cluster_name):
+    return PkiStore(os.path.join(opts["pki_dir"], "kafka", cluster_name), cluster_name)
+
+
+def _is_ip(value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-argument
+    kafka = pillar.get("kafka")
+    if not isinstance(kafka, dict):
+        return {}
+    try:
+        store = store_for(__opts__, str(kafka.get("cluster_name") or "kafka"))
+        tls = {"ca_cert": store.ca_cert()}
+        broker = (kafka.get("brokers") or {}).get(minion_id)
+        if isinstance(broker, dict) and broker.get("address"):
+            address = str(broker["address"])
+            names = [minion_id, *broker.get("dns_names", [])]
+            ips = [address] if _is_ip(address) else []
+            if not ips:
+                names.append(address)
+            key, cert, reason = store.certificate(f"broker-{minion_id}", names, ips, server=True, client=True)
+            if reason:
+                log.info("kafka_pki: issued broker certificate for %s (%s)", minion_id, reason)
+            tls["broker"] = {"key": key, "cert": cert}
+        # Client certificates identify by subject (CN = minion id); they need no SAN.
+        key, cert, reason = store.certificate(f"client-{minion_id}", (), (), server=False, client=True)
+        tls["client"] = {"key": key, "cert": cert}
+    except Exception as exc:  # a broken PKI must not break the minion's whole pillar
+        log.error("kafka_pki: cannot provide TLS material for %s: %s", minion_id, exc)
+        return {"kafka_tls": {"error": f"kafka_pki ext_pillar failed: {exc}"}}
+    return {"kafka_tls": tls}

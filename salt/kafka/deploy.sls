@@ -1,0 +1,65 @@
+# salt-run state.orchestrate kafka.deploy
+# Bare hosts to a running, secure cluster: validate everything on the master first (a bad pillar
+# changes nothing), ZooKeeper ensemble, SCRAM bootstrap, then brokers one at a time — each must be
+# registered before the next starts — then a cluster check, pending restarts rolled safely, and
+# the pillar's topics, users and ACLs.
+{%- set kafka_plan = salt['saltutil.runner']('kafka.plan') %}
+{%- if not kafka_plan.get('result') %}
+kafka-pillar-invalid:
+  test.fail_without_changes:
+    - name: {{ kafka_plan.get('Error', 'kafka pillar could not be validated') | yaml_encode }}
+    - failhard: True
+{%- else %}
+include:
+  - zookeeper.deploy
+
+kafka-bootstrap:
+  salt.state:
+    - tgt: {{ kafka_plan.zookeeper_members[0] }}
+    - sls: kafka.bootstrap
+    - failhard: True
+    - require:
+      - zookeeper-roll
+{%- set chain = namespace(previous='kafka-bootstrap') %}
+{%- for minion in kafka_plan.brokers %}
+
+kafka-broker-{{ minion }}:
+  salt.state:
+    - tgt: {{ minion }}
+    - sls: kafka
+    - failhard: True
+    - require:
+      - {{ chain.previous }}
+
+kafka-broker-{{ minion }}-registered:
+  kafka_orchestrate.runner:
+    - name: kafka.wait_broker
+    - broker_id: {{ kafka_plan.broker_ids[minion] }}
+    - failhard: True
+    - require:
+      - kafka-broker-{{ minion }}
+{%- set chain.previous = 'kafka-broker-' ~ minion ~ '-registered' %}
+{%- endfor %}
+
+kafka-cluster-verified:
+  kafka_orchestrate.runner:
+    - name: kafka.verify_cluster
+    - failhard: True
+    - require:
+      - {{ chain.previous }}
+
+kafka-rolling-restart:
+  kafka_orchestrate.runner:
+    - name: kafka.rolling_restart
+    - plans: True
+    - failhard: True
+    - require:
+      - kafka-cluster-verified
+
+kafka-content:
+  salt.state:
+    - tgt: {{ kafka_plan.brokers[0] }}
+    - sls: kafka.content
+    - require:
+      - kafka-rolling-restart
+{%- endif %}
