@@ -407,3 +407,597 @@ def user_ensure(name, password_pillar, mechanism=None, iterations=4096, via="aut
     except (_zkclient.ZkUnavailable, ValueError) as exc:
         raise CommandExecutionError(f"SCRAM user {name}: {exc}") from None
     return {"changed": changed, "reason": reason, "via": "zookeeper"}
+
+
+# --- the admin client, with the cluster's SASL_SSL credentials from pillar -----------------------
+
+def _private_file(name, text):
+    """A 0600 file under the minion cache (for hosts that are not brokers and have no /etc/kafka)."""
+    directory = os.path.join(__opts__["cachedir"], "kafkasalt")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = os.path.join(directory, name)
+    try:
+        with open(path) as fh:
+            if fh.read() == text:
+                return path
+    except FileNotFoundError:
+        pass
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def _settings(model):
+    from kafkasalt import admin, pki
+
+    listener = model.admin_listener
+    ca_file = cert_file = None
+    if listener.uses_tls:
+        ca_file = _private_file("ca.pem", _tls_pillar("ca_cert"))
+        if _mtls(model):
+            client = _tls_pillar("client")
+            cert_file = _private_file("admin-client.pem", pki.pem_keystore(client["key"], client["cert"], _tls_pillar("ca_cert")))
+    try:
+        return admin.ConnectionSettings(
+            bootstrap_servers=model.bootstrap_servers(),
+            security_protocol=listener.protocol,
+            sasl_mechanism=model.sasl_mechanism,
+            username=model.super_user.name,
+            password=model.super_user.password.reveal(),
+            ca_file=ca_file, cert_file=cert_file, key_file=cert_file,
+            client_id=f"salt-{__opts__['id']}",
+        )
+    except admin.KafkaInputError as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def _admin_call(method, *args, **kwargs):
+    """Run one KafkaAdmin method; map its errors onto Salt's (messages never carry passwords)."""
+    from kafkasalt import admin
+
+    model = _model()
+    try:
+        with admin.KafkaAdmin(_settings(model)) as client:
+            return getattr(client, method)(*args, **kwargs)
+    except admin.KafkaInputError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    except admin.KafkaAdminError as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def _admin_user_ensure(model, name, password, mechanism, iterations, dry_run):
+    # The AdminClient cannot compare a password with a stored credential (brokers never reveal
+    # stored keys), so the check reads ZooKeeper; the write goes through the brokers.
+    try:
+        needed, reason = _user_via_zookeeper(model, name, password, mechanism, iterations, dry_run=True)
+    except (_zkclient.ZkUnavailable, ValueError) as exc:
+        raise CommandExecutionError(f"SCRAM user {name}: {exc}") from None
+    if needed and not dry_run:
+        _admin_call("upsert_scram_user", name, password, mechanism=mechanism, iterations=iterations)
+    if needed and reason == "password changed":
+        reason = "password rotated"
+    return {"changed": needed, "reason": reason, "via": "admin"}
+
+
+def list_topics(include_internal=False):
+    """
+    Topic names of the cluster (one metadata request).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' kafka.list_topics
+    """
+    return _admin_call("list_topics", include_internal=include_internal)
+
+
+def describe_topics(names=None):
+    """
+    Partitions, leaders, replicas and ISR of the given topics (default: all).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.describe_topics '[orders]'
+    """
+    return _admin_call("describe_topics", names)
+
+
+def topic_configs(name):
+    """
+    Non-default configs of topic ``name``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.topic_configs orders
+    """
+    return _admin_call("topic_configs", name)
+
+
+def create_topic(name, partitions, replication_factor=None, config=None):
+    """
+    Create a topic (replication factor defaults to the cluster's ``default_replication_factor``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.create_topic orders 6 3 '{"retention.ms": "86400000"}'
+    """
+    replication_factor = replication_factor or _model().default_replication_factor
+    return _admin_call("create_topic", name, partitions, replication_factor, config=config)
+
+
+def delete_topic(name, allow_internal=False):
+    """
+    Delete a topic; internal topics need ``allow_internal=True``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.delete_topic orders
+    """
+    return _admin_call("delete_topic", name, allow_internal=allow_internal)
+
+
+def alter_topic_config(name, set_configs=None, delete_keys=None):
+    """
+    Incrementally set and delete topic configs (IncrementalAlterConfigs).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.alter_topic_config orders '{"retention.ms": "3600000"}'
+    """
+    return _admin_call("alter_topic_config", name, set_configs=set_configs, delete_keys=delete_keys)
+
+
+def add_partitions(name, total):
+    """
+    Grow topic ``name`` to ``total`` partitions (partitions never shrink).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.add_partitions orders 12
+    """
+    return _admin_call("create_partitions", name, total)
+
+
+def describe_cluster():
+    """
+    Cluster id, controller and registered brokers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' kafka.describe_cluster
+    """
+    return _admin_call("describe_cluster")
+
+
+def health():
+    """
+    Health verdict with reasons: brokers registered versus pillar, controller, offline,
+    under-replicated and under-min-ISR partitions.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.health
+    """
+    model = _model()
+    return _admin_call("health", expected_brokers=[b.broker_id for b in model.brokers])
+
+
+def broker_configs(broker_id=None):
+    """
+    Dynamic configs of one broker (or the cluster-wide defaults when ``broker_id`` is omitted).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.broker_configs 1
+    """
+    return _admin_call("broker_configs", broker_id)
+
+
+def alter_broker_config(broker_id=None, set_configs=None, delete_keys=None):
+    """
+    Change dynamic broker configs live (per broker, or cluster-wide without ``broker_id``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.alter_broker_config set_configs='{"log.cleaner.threads": "2"}'
+    """
+    return _admin_call("alter_broker_config", broker_id, set_configs=set_configs, delete_keys=delete_keys)
+
+
+def list_groups():
+    """
+    Consumer groups of the cluster.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.list_groups
+    """
+    return _admin_call("list_groups")
+
+
+def describe_group(group_id):
+    """
+    A consumer group's state, members and per-partition lag.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.describe_group billing
+    """
+    return _admin_call("describe_group", group_id)
+
+
+def list_users():
+    """
+    SCRAM users and their mechanisms (no key material).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.list_users
+    """
+    try:
+        return _admin_call("list_scram_users")
+    except CommandExecutionError:
+        model = _model()
+        with _zk_super_session() as client:
+            return _zk_users.list_users(client, model.zookeeper_chroot)
+
+
+def user_delete(name, mechanism=None):
+    """
+    Remove a SCRAM user's credential (one mechanism, or all).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.user_delete old-app
+    """
+    return _admin_call("delete_scram_user", name, mechanism=mechanism)
+
+
+def _bindings(entries, argument):
+    from kafkasalt import acl
+
+    if isinstance(entries, dict):
+        entries = [entries]
+    try:
+        return acl.parse_bindings(entries, key=argument)
+    except (PillarError, PillarErrors) as exc:
+        raise SaltInvocationError(str(exc)) from None
+
+
+def list_acls(principal=None, resource_type=None, resource_name=None):
+    """
+    ACL bindings, optionally filtered.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.list_acls principal=User:alice
+    """
+    return [b.as_dict() for b in _admin_call("list_acls", principal=principal, resource_type=resource_type,
+                                             resource_name=resource_name)]
+
+
+def add_acls(bindings):
+    """
+    Add ACL bindings (each a dict: resource_type, resource_name, pattern_type, principal, host,
+    operation, permission — or a role entry: role, principal, topic, group_prefix).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.add_acls '[{"resource_type": "TOPIC", "resource_name": "orders", "principal": "User:alice", "operation": "READ"}]'
+    """
+    return _admin_call("add_acls", _bindings(bindings, "bindings"))
+
+
+def remove_acls(bindings):
+    """
+    Remove exactly these ACL bindings (never a wider filter).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.remove_acls '[{"resource_type": "TOPIC", "resource_name": "orders", "principal": "User:alice", "operation": "READ"}]'
+    """
+    return _admin_call("remove_acls", _bindings(bindings, "bindings"))
+
+
+def _plan(plan):
+    # CLI/JSON form {"topic:partition": [ids]} or [{"topic", "partition", "replicas"}] -> {(t, p): [ids]}
+    if isinstance(plan, list):
+        return {(p["topic"], int(p["partition"])): list(p["replicas"]) for p in plan}
+    out = {}
+    for key, replicas in (plan or {}).items():
+        topic, _, partition = str(key).rpartition(":") if isinstance(key, str) else key
+        out[(topic, int(partition))] = list(replicas)
+    return out
+
+
+def list_reassignments():
+    """
+    Partition reassignments in flight.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.list_reassignments
+    """
+    return _admin_call("list_reassignments")
+
+
+def execute_reassignment(plan, throttle_bytes=None):
+    """
+    Start a reassignment (``{"topic:partition": [broker ids]}``) with a replication throttle
+    (bytes/s; default from sizing: a share of the slowest NIC).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.execute_reassignment '{"orders:0": [2, 3]}' throttle_bytes=10000000
+    """
+    if throttle_bytes is None:
+        throttle_bytes = _recommendations()["replication_throttle_bytes_per_sec"]["value"]
+    return _admin_call("execute_reassignment", _plan(plan), throttle_bytes=throttle_bytes)
+
+
+def verify_reassignment(plan):
+    """
+    Whether a reassignment finished; clears every throttle once it has.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.verify_reassignment '{"orders:0": [2, 3]}'
+    """
+    return _admin_call("verify_reassignment", _plan(plan))
+
+
+def cancel_reassignment(partitions):
+    """
+    Cancel in-flight reassignments of ``["topic:partition", ...]`` and clear throttles.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.cancel_reassignment '["orders:0"]'
+    """
+    return _admin_call("cancel_reassignment", list(_plan({p: [] for p in partitions})))
+
+
+# --- restarts (driven one broker at a time by the kafka.rolling_restart runner) -----------------
+
+def restart_pending():
+    """
+    Files changed since this broker's process started (a restart is needed to apply them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka*' kafka.restart_pending
+    """
+    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
+    model = _model()
+    return {"running": svc.running(), "broker_id": _this_broker(model).broker_id,
+            "changed_files": svc.restart_pending(config_files())}
+
+
+def restart():
+    """
+    Restart this broker (SIGTERM: a controlled shutdown moves its leaderships away first).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka2' kafka.restart
+    """
+    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
+    try:
+        svc.restart()
+    except _service.ServiceError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return {"restarted": True, "pid": svc.main_pid()}
+
+
+def kill():
+    """
+    SIGKILL this broker's process (failure drills only).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka3' kafka.kill
+    """
+    _service.Service(_broker.SERVICE_NAME, _service_manager()).kill()
+    return True
+
+
+def data_bytes():
+    """
+    Bytes of log data on this broker (sizes the restart timeout: log recovery scans segments).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka*' kafka.data_bytes
+    """
+    total = 0
+    for log_dir in host_plan()["log_dirs"]:
+        for root, _, files in os.walk(log_dir):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(root, name)).st_size
+                except OSError:
+                    continue
+    return total
+
+
+def restart_gate(broker_id, phase="before", force=False):
+    """
+    Check whether broker ``broker_id`` may restart (``phase=before``) or came back
+    (``phase=after``). Returns ``{"passed": bool, "checks": [{name, passed, reason}]}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.restart_gate 2
+    """
+    from kafkasalt import admin, restart_gate as gate
+
+    broker_id = int(broker_id)
+    model = _model()
+    try:
+        with admin.KafkaAdmin(_settings(model)) as client:
+            topics = client.describe_topics(None)  # every topic, internal ones included
+            if phase == "before":
+                hosted = [t for t, info in topics.items() if any(broker_id in p["replicas"] for p in info["partitions"])]
+                min_isr = {}
+                for topic in hosted:
+                    value = client.topic_configs(topic).get("min.insync.replicas")
+                    if value is not None:
+                        min_isr[topic] = int(value)
+                checks = gate.before_restart(broker_id, topics, min_isr, client.list_reassignments(),
+                                             default_min_isr=model.min_insync_replicas, force=force)
+            elif phase == "after":
+                registered = [b["id"] for b in client.describe_cluster()["brokers"]]
+                checks = gate.after_restart(broker_id, registered, topics)
+            else:
+                raise SaltInvocationError(f"phase: must be 'before' or 'after', not {phase!r}")
+    except admin.KafkaAdminError as exc:
+        return {"passed": False, "checks": [{"name": "cluster_reachable", "passed": False, "reason": str(exc)}]}
+    return {"passed": gate.passed(checks), "checks": [c.as_dict() for c in checks]}
+
+
+def elect_preferred_leaders():
+    """
+    Move leadership back to preferred replicas (after a roll).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.elect_preferred_leaders
+    """
+    return _admin_call("elect_preferred_leaders")
+
+
+def content_plan():
+    """
+    Users (by pillar key), topics and ACL bindings the pillar asks for — no secrets.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.content_plan
+    """
+    model = _model()
+    return {
+        "users": [{"name": u.name, "password_pillar": f"kafka:users:{u.name}:password"} for u in model.users],
+        "topics": [{"name": t.name, "partitions": t.partitions, "replication_factor": t.replication_factor,
+                    "config": dict(t.config)} for t in model.topics],
+        "acls": [b.as_dict() for b in _bindings(model.acls, "kafka:acls")] if model.acls else [],
+    }
+
+
+def topic_state(name):
+    """
+    One topic as a state sees it: exists, partitions, replication factor, replica assignment
+    and non-default configs (one admin session).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.topic_state orders
+    """
+    from kafkasalt import admin
+
+    model = _model()
+    try:
+        with admin.KafkaAdmin(_settings(model)) as client:
+            described = client.describe_topics([name], missing_ok=True)
+            if name not in described:
+                return {"exists": False, "broker_ids": [b["id"] for b in client.describe_cluster()["brokers"]]}
+            info = described[name]
+            return {
+                "exists": True,
+                "internal": info["internal"],
+                "partitions": len(info["partitions"]),
+                "replication_factor": info["replication_factor"],
+                "assignment": {p["partition"]: p["replicas"] for p in info["partitions"]},
+                "config": client.topic_configs(name),
+                "broker_ids": [b["id"] for b in client.describe_cluster()["brokers"]],
+                "reassigning": [str(r) for r in client.list_reassignments() if str(r).startswith(f"{name}-")
+                                or (isinstance(r, (tuple, list)) and r[0] == name)],
+            }
+    except admin.KafkaInputError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    except admin.KafkaAdminError as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def plan_replication_factor(name, replication_factor):
+    """
+    The reassignment plan that brings topic ``name`` to ``replication_factor``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.plan_replication_factor orders 3
+    """
+    from kafkasalt import reassign
+
+    state = topic_state(name)
+    if not state["exists"]:
+        raise CommandExecutionError(f"topic {name} does not exist")
+    model = _model()
+    racks = {b.broker_id: b.rack for b in model.brokers}
+    try:
+        plan = reassign.replication_factor_plan(state["assignment"], state["broker_ids"], int(replication_factor), racks)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    return {f"{name}:{partition}": replicas for partition, replicas in plan.items()}

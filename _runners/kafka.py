@@ -80,7 +80,7 @@ def _load(tgt="*", tgt_type="glob"):
     differing = [b.minion_id for b in model.brokers if pillars[b.minion_id].get("kafka") != reference["kafka"]]
     if differing:
         raise PillarError("kafka", f"brokers {differing} see a different kafka pillar than {reference_minion}")
-    return model
+    return model, zk
 
 
 def plan(tgt="*", tgt_type="glob"):
@@ -95,12 +95,12 @@ def plan(tgt="*", tgt_type="glob"):
         salt-run kafka.plan
     """
     try:
-        model = _load(tgt, tgt_type)
+        model, ensemble = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return _fail(f"invalid pillar: {exc}")
     order = [b.minion_id for b in sorted(model.brokers, key=lambda b: b.broker_id)]
-    return {"result": True, "brokers": order, "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
-            "zookeeper_members": [m.minion_id for m in model.zookeeper.members]}
+    return {"result": True, "changes": {}, "comment": f"pillar valid: brokers {order}", "brokers": order, "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
+            "zookeeper_members": ensemble.minion_ids}
 
 
 def _ask(minions, function, *args, timeout=60):
@@ -126,7 +126,7 @@ def wait_broker(broker_id, timeout=120, tgt="*", tgt_type="glob"):
 
         salt-run kafka.wait_broker 2
     """
-    model = _load(tgt, tgt_type)
+    model, _ = _load(tgt, tgt_type)
     hosts = [b.minion_id for b in model.brokers]
     started = time.monotonic()
     deadline = started + timeout
@@ -137,8 +137,8 @@ def wait_broker(broker_id, timeout=120, tgt="*", tgt_type="glob"):
         if int(broker_id) in ids:
             took = round(time.monotonic() - started, 2)
             _fire(f"broker/{broker_id}/registered", {"seconds": took})
-            return {"result": True, "broker_id": int(broker_id), "waited_seconds": took,
-                    "controller_id": last.get("controller_id")}
+            return {"result": True, "changes": {}, "comment": f"broker {broker_id} registered after {took}s",
+                    "broker_id": int(broker_id), "waited_seconds": took, "controller_id": last.get("controller_id")}
         time.sleep(1)
     return _fail(f"broker {broker_id} not registered after {timeout}s", last=last)
 
@@ -154,7 +154,7 @@ def health(tgt="*", tgt_type="glob"):
 
         salt-run kafka.health
     """
-    model = _load(tgt, tgt_type)
+    model, _ = _load(tgt, tgt_type)
     return _ask([b.minion_id for b in model.brokers], "kafka.health", timeout=60)
 
 
@@ -168,7 +168,7 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
 
         salt-run kafka.verify_cluster
     """
-    model = _load(tgt, tgt_type)
+    model, _ = _load(tgt, tgt_type)
     hosts = [b.minion_id for b in model.brokers]
     expected = sorted(b.broker_id for b in model.brokers)
     started = time.monotonic()
@@ -177,7 +177,127 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
         last = _ask(hosts, "kafka.health", timeout=30)
         registered = sorted(b["id"] for b in last.get("brokers", []))
         if last.get("verdict") == "healthy" and registered == expected:
-            return {"result": True, "verdict": "healthy", "brokers": registered,
+            return {"result": True, "changes": {}, "comment": f"cluster healthy: brokers {registered}, "
+                    f"controller {last.get('controller_id')}", "verdict": "healthy", "brokers": registered,
                     "controller_id": last.get("controller_id"), "waited_seconds": round(time.monotonic() - started, 2)}
         time.sleep(1)
     return _fail(f"cluster not healthy after {timeout}s", health=last)
+
+
+def _gate(hosts, target_host, broker_id, phase, force=False):
+    # Ask from another host when possible: the restarting broker's own host may be busy.
+    asked = [h for h in hosts if h != target_host] + [target_host]
+    return _ask(asked, "kafka.restart_gate", broker_id, f"phase={phase}", f"force={force}", timeout=60)
+
+
+def _failed_reasons(result):
+    return [c["reason"] for c in result.get("checks", []) if not c.get("passed")] or [result.get("error", "no answer")]
+
+
+def _wait_gate(hosts, target_host, broker_id, timeout):
+    """Poll the after-restart gates every second until they pass or ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    last = {}
+    while time.monotonic() < deadline:
+        last = _gate(hosts, target_host, broker_id, "after")
+        if last.get("passed"):
+            return True, last
+        time.sleep(1)
+    return False, last
+
+
+def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=False,
+                    elect_leaders=True, tgt="*", tgt_type="glob"):
+    """
+    Restart the brokers whose files changed since they started, one at a time, the active
+    controller last. Before each broker: no offline partitions, no partition it hosts would
+    drop below ``min.insync.replicas``, no reassignment in flight (unless ``force``). After:
+    registered again, no offline or under-replicated partitions, within a timeout that grows
+    with the broker's data. The roll stops at the first failed gate and leaves the remaining
+    brokers untouched; a re-run resumes with what is still pending.
+
+    test
+        Print the plan: order and reason per broker.
+    restart_all
+        Restart every broker, changed or not.
+    rack_parallel
+        Restart a whole rack at once when no partition has two replicas in one rack.
+    elect_leaders
+        Run a preferred leader election at the end.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.rolling_restart test=True
+        salt-run kafka.rolling_restart
+    """
+    from kafkasalt import restart_gate as gate
+
+    try:
+        model, _ = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return _fail(f"invalid pillar: {exc}")
+    hosts = [b.minion_id for b in model.brokers]
+    host_of = {b.broker_id: b.minion_id for b in model.brokers}
+    replies = _cmd(hosts, "kafka.restart_pending", tgt_type="list", timeout=30)
+    pending, reasons = [], {}
+    for broker in model.brokers:
+        reply = replies.get(broker.minion_id)
+        if not isinstance(reply, dict):
+            return _fail(f"{broker.minion_id} did not report its restart state: {reply}")
+        if restart_all or reply.get("changed_files"):
+            pending.append(broker.broker_id)
+            reasons[broker.broker_id] = "restart_all" if restart_all else "changed: " + ", ".join(reply["changed_files"])
+    if not pending:
+        return {"result": True, "changes": {}, "comment": "no broker has a pending configuration change"}
+    cluster = _ask(hosts, "kafka.describe_cluster", timeout=30)
+    controller = cluster.get("controller_id")
+    if rack_parallel:
+        topics = _ask(hosts, "kafka.describe_topics", timeout=60)
+        batches, why = gate.rack_batches(pending, {b.broker_id: b.rack for b in model.brokers}, topics, controller)
+        if batches is None:
+            return _fail(f"rack-parallel restart refused: {why}")
+    else:
+        batches = [[b] for b in gate.restart_order(pending, controller)]
+    plan = [{"brokers": [host_of[b] for b in batch],
+             "reasons": {host_of[b]: reasons[b] + (" (active controller: last)" if b == controller else "") for b in batch}}
+            for batch in batches]
+    if test:
+        return {"result": None, "changes": {"plan": plan}, "comment": "would restart " +
+                " then ".join("+".join(step["brokers"]) for step in plan)}
+
+    report = {"restarted": [], "seconds": {}, "gate_overhead_seconds": {}}
+    for batch in batches:
+        for broker_id in batch:
+            host = host_of[broker_id]
+            started = time.monotonic()
+            before = _gate(hosts, host, broker_id, "before", force)
+            if not before.get("passed"):
+                _fire(f"roll/{host}/halted", {"gate": "before", "reasons": _failed_reasons(before)})
+                return _fail(f"halted before {host} (broker {broker_id}): " + "; ".join(_failed_reasons(before)),
+                             changes={"restarted": report["restarted"]}, gate=before, remaining=[
+                                 host_of[b] for step in batches for b in step if host_of[b] not in report["restarted"]])
+            report["gate_overhead_seconds"][host] = round(time.monotonic() - started, 2)
+        for broker_id in batch:
+            host = host_of[broker_id]
+            _fire(f"roll/{host}/start", {"broker_id": broker_id, "reason": reasons[broker_id]})
+            data = _ask([host], "kafka.data_bytes", timeout=120)
+            timeout = gate.start_timeout(data if isinstance(data, int) else 0)
+            restart_started = time.monotonic()
+            result = _cmd(host, "kafka.restart", timeout=gate.MAX_START_TIMEOUT)
+            if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
+                return _fail(f"restart of {host} failed: {result.get(host)}", changes={"restarted": report["restarted"]})
+            ok, after = _wait_gate(hosts, host, broker_id, timeout)
+            if not ok:
+                _fire(f"roll/{host}/halted", {"gate": "after", "reasons": _failed_reasons(after)})
+                return _fail(f"{host} (broker {broker_id}) did not pass the after-restart gates within {timeout}s: "
+                             + "; ".join(_failed_reasons(after)), changes={"restarted": report["restarted"]}, gate=after)
+            report["restarted"].append(host)
+            report["seconds"][host] = round(time.monotonic() - restart_started, 2)
+            _fire(f"roll/{host}/done", {"broker_id": broker_id, "seconds": report["seconds"][host]})
+    if elect_leaders:
+        _ask(hosts, "kafka.elect_preferred_leaders", timeout=60)
+    changes = {"restarted": report["restarted"], "plan": plan, "seconds": report["seconds"],
+               "gate_overhead_seconds": report["gate_overhead_seconds"]}
+    return {"result": True, "changes": changes, "comment": "restarted " + ", ".join(report["restarted"]) + " one at a time"}

@@ -417,7 +417,7 @@ class Lab:
                         cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
                 except OSError:
                     continue
-                if "QuorumPeerMain" in cmdline:
+                if "QuorumPeerMain" in cmdline or "/etc/zookeeper/java.args" in cmdline:
                     name = "zookeeper"
                 elif "kafka.Kafka" in cmdline:
                     name = "kafka"
