@@ -1001,3 +1001,52 @@ def plan_replication_factor(name, replication_factor):
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
     return {f"{name}:{partition}": replicas for partition, replicas in plan.items()}
+
+
+def write_client_properties(path, username, password_pillar, owner="root", dry_run=False):
+    """
+    Write a 0600 client.properties for ``username`` (SASL_SSL + SCRAM, the cluster CA next to
+    it as ``<path>.ca.pem``) with the password from pillar key ``password_pillar``. Returns only
+    whether the file changed — never its content.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt app1 kafka.write_client_properties /etc/orders/kafka.properties orders-app kafka:users:orders-app:password
+    """
+    import pwd
+
+    model = _model()
+    password = _pillar_secret(password_pillar)
+    ca_path = f"{path}.ca.pem"
+    wanted = {
+        ca_path: _tls_pillar("ca_cert"),
+        path: _broker.render_client_properties(model, username, password, truststore_path=ca_path),
+    }
+    changed = []
+    for file_path, text in wanted.items():
+        try:
+            with open(file_path) as fh:
+                same = fh.read() == text
+            st = os.stat(file_path)
+            same = same and (st.st_mode & 0o777) == 0o600
+        except FileNotFoundError:
+            same = False
+        if same:
+            continue
+        changed.append(file_path)
+        if dry_run:
+            continue
+        os.makedirs(os.path.dirname(file_path), exist_ok=True)
+        fd = os.open(file_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        try:
+            entry = pwd.getpwnam(owner)
+        except KeyError:
+            os.unlink(file_path + ".tmp")
+            raise SaltInvocationError(f"owner: no such user {owner!r}") from None
+        os.chown(file_path + ".tmp", entry.pw_uid, entry.pw_gid)
+        os.replace(file_path + ".tmp", file_path)
+    return {"changed": changed}

@@ -301,3 +301,36 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
     changes = {"restarted": report["restarted"], "plan": plan, "seconds": report["seconds"],
                "gate_overhead_seconds": report["gate_overhead_seconds"]}
     return {"result": True, "changes": changes, "comment": "restarted " + ", ".join(report["restarted"]) + " one at a time"}
+
+
+def list_topics(include_internal=False, tgt="*", tgt_type="glob"):
+    """
+    Topic names, from the master (asked through a broker host, which holds the credentials).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.list_topics
+    """
+    model, _ = _load(tgt, tgt_type)
+    replies = _cmd([b.minion_id for b in model.brokers], "kafka.list_topics",
+                   arg=[f"include_internal={include_internal}"], tgt_type="list", timeout=60)
+    for broker in model.brokers:
+        if isinstance(replies.get(broker.minion_id), list):
+            return replies[broker.minion_id]
+    return _fail("no broker host answered kafka.list_topics", replies=replies)
+
+
+def describe_cluster(tgt="*", tgt_type="glob"):
+    """
+    Cluster id, controller and brokers, from the master.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.describe_cluster
+    """
+    model, _ = _load(tgt, tgt_type)
+    return _ask([b.minion_id for b in model.brokers], "kafka.describe_cluster", timeout=60)

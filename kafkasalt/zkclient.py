@@ -46,11 +46,21 @@ def session(connect_string, username=None, password=None, timeout=10.0):
     if username:
         kwargs["sasl_options"] = {"mechanism": "DIGEST-MD5", "username": username, "password": password}
     client = KazooClient(**kwargs)
+    who = username or "anonymous"
     try:
         client.start(timeout=timeout)
     except Exception as exc:  # kazoo raises its own timeout and auth errors
         client.close()
-        raise ZkUnavailable(f"cannot open a ZooKeeper session to {connect_string} as {username or 'anonymous'}: {exc}") from exc
+        raise ZkUnavailable(f"cannot open a ZooKeeper session to {connect_string} as {who}: {exc}") from exc
+    try:
+        # kazoo reports CONNECTED before the SASL exchange finishes; a refused login only shows
+        # on the first request, so probe once before handing the session out.
+        client.exists_async("/").get(timeout=timeout)
+    except Exception as exc:
+        client.stop()
+        client.close()
+        raise ZkUnavailable(f"cannot open a ZooKeeper session to {connect_string} as {who}: "
+                            f"authentication refused or ensemble unavailable ({type(exc).__name__})") from None
     try:
         yield client
     finally:
