@@ -814,10 +814,13 @@ def restart_pending():
 
         salt 'kafka*' kafka.restart_pending
     """
-    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
-    model = _model()
-    return {"running": svc.running(), "broker_id": _this_broker(model).broker_id,
-            "changed_files": svc.restart_pending(config_files())}
+    pending = pending_changes()
+    changed = list(pending["other_files"])
+    plan = pending["plan"]
+    if plan and plan["restart_needed"]:
+        keys = sorted(set(plan["static"]) | set(plan["removed"]))
+        changed.append(f"{_broker.SERVER_PROPERTIES_PATH} (static: {', '.join(keys)})")
+    return {"running": pending["running"], "broker_id": _this_broker(_model()).broker_id, "changed_files": changed}
 
 
 def restart():
@@ -835,6 +838,7 @@ def restart():
         svc.restart()
     except _service.ServiceError as exc:
         raise CommandExecutionError(str(exc)) from None
+    snapshot_started_config()
     return {"restarted": True, "pid": svc.main_pid()}
 
 
@@ -1050,3 +1054,150 @@ def write_client_properties(path, username, password_pillar, owner="root", dry_r
         os.chown(file_path + ".tmp", entry.pw_uid, entry.pw_gid)
         os.replace(file_path + ".tmp", file_path)
     return {"changed": changed}
+
+
+# --- pillar-driven config changes: dynamic keys live, static keys by rolling restart ------------
+
+STARTED_CONFIG_PATH = "/var/lib/kafka/server.properties.started"
+# Changed by rolling restart even where Kafka could update them live: a listener change that
+# goes wrong live is harder to undo than a gated restart.
+ROLL_ONLY_KEYS = ("listeners", "advertised.listeners", "listener.security.protocol.map")
+
+
+def _read_properties(path):
+    try:
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        return None
+    props = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line[0] in "#!" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        props[key.strip()] = value.strip()
+    return props
+
+
+def _write_properties(path, props):
+    text = "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def snapshot_started_config():
+    """
+    Record the server.properties the running broker started with (called on start and restart).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.snapshot_started_config
+    """
+    props = _read_properties(_broker.SERVER_PROPERTIES_PATH)
+    if props is None:
+        raise CommandExecutionError(f"{_broker.SERVER_PROPERTIES_PATH} does not exist")
+    _write_properties(STARTED_CONFIG_PATH, props)
+    return True
+
+
+def pending_changes():
+    """
+    What differs between the config this broker started with and the files now on disk,
+    classified by Kafka 3.9's dynamic-config rules (per-broker, cluster-wide, static), plus
+    other changed files (JAAS, keystores, unit) that always need a restart.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka*' kafka.pending_changes
+    """
+    from kafkasalt import dynamic_config
+
+    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
+    started = _read_properties(STARTED_CONFIG_PATH)
+    current = _read_properties(_broker.SERVER_PROPERTIES_PATH) or {}
+    by_mtime = svc.restart_pending(config_files())
+    if started is None or not svc.running():
+        # No record of what the process loaded: fall back to file times (the safe side).
+        return {"running": svc.running(), "plan": None, "other_files": by_mtime, "restart_needed": bool(by_mtime)}
+    other = [f for f in by_mtime if f != _broker.SERVER_PROPERTIES_PATH]
+    roll_only = set(ROLL_ONLY_KEYS) | {k for k in set(started) | set(current)
+                                       if dynamic_config.static_for_existing_listeners(k)}
+    plan = dynamic_config.plan_changes(started, current, treat_as_static=roll_only)
+    return {"running": True, "plan": plan, "other_files": other, "restart_needed": plan["restart_needed"] or bool(other)}
+
+
+def apply_dynamic_changes(cluster_defaults_applied=()):
+    """
+    Apply this broker's dynamic config changes live (IncrementalAlterConfigs on its own entity),
+    except keys the runner already set as cluster-wide defaults, and record them as applied.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.apply_dynamic_changes
+    """
+    pending = pending_changes()
+    plan = pending["plan"]
+    if not plan:
+        return {"applied": {}}
+    model = _model()
+    broker_id = _this_broker(model).broker_id
+    per_broker = {k: v["new"] for k, v in plan["dynamic_per_broker"].items()}
+    per_broker.update({k: v["new"] for k, v in plan["dynamic_cluster"].items() if k not in cluster_defaults_applied})
+    if per_broker:
+        _admin_call("alter_broker_config", broker_id, set_configs=per_broker)
+    applied = dict(per_broker)
+    applied.update({k: plan["dynamic_cluster"][k]["new"] for k in cluster_defaults_applied if k in plan["dynamic_cluster"]})
+    if applied:
+        started = _read_properties(STARTED_CONFIG_PATH)
+        started.update(applied)
+        _write_properties(STARTED_CONFIG_PATH, started)
+    return {"applied": applied, "broker_id": broker_id}
+
+
+CLI_TOOLS = ("kafka-topics", "kafka-configs", "kafka-acls", "kafka-consumer-groups", "kafka-reassign-partitions",
+             "kafka-leader-election", "kafka-broker-api-versions", "kafka-console-producer", "kafka-console-consumer")
+
+
+def cli(tool, args=None, timeout=120):
+    """
+    Run one of Kafka's own tools against this cluster as the admin user, with the generated
+    0600 admin client.properties (``--bootstrap-server`` and ``--command-config`` are added).
+
+    tool
+        One of kafka-topics, kafka-configs, kafka-acls, kafka-consumer-groups,
+        kafka-reassign-partitions, kafka-leader-election, kafka-broker-api-versions,
+        kafka-console-producer, kafka-console-consumer (``.sh`` optional).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt kafka1 kafka.cli kafka-topics '["--list"]'
+        salt kafka1 kafka.cli kafka-acls '["--list", "--principal", "User:alice"]'
+    """
+    import subprocess
+
+    name = tool[:-3] if tool.endswith(".sh") else tool
+    if name not in CLI_TOOLS:
+        raise SaltInvocationError(f"tool: must be one of {', '.join(CLI_TOOLS)}, not {tool!r}")
+    if isinstance(args, str):
+        args = args.split()
+    model = _model()
+    script = os.path.join(model.install_dir, "bin", f"{name}.sh")
+    if not os.path.exists(script):
+        raise CommandExecutionError(f"{script} does not exist: is Kafka installed on this host?")
+    config_flag = {"kafka-console-producer": "--producer.config", "kafka-console-consumer": "--consumer.config"}.get(
+        name, "--command-config")
+    cmd = [script, "--bootstrap-server", model.bootstrap_servers(), config_flag, _broker.CLIENT_PROPERTIES_PATH,
+           *[str(a) for a in (args or [])]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return {"retcode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-4000:]}

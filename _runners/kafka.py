@@ -207,7 +207,7 @@ def _wait_gate(hosts, target_host, broker_id, timeout):
 
 
 def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=False,
-                    elect_leaders=True, tgt="*", tgt_type="glob"):
+                    elect_leaders=True, start_timeout=None, tgt="*", tgt_type="glob"):
     """
     Restart the brokers whose files changed since they started, one at a time, the active
     controller last. Before each broker: no offline partitions, no partition it hosts would
@@ -224,6 +224,8 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
         Restart a whole rack at once when no partition has two replicas in one rack.
     elect_leaders
         Run a preferred leader election at the end.
+    start_timeout
+        Seconds to wait for each broker's after-restart gates (default: grows with its data).
 
     CLI Example:
 
@@ -283,7 +285,7 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
             host = host_of[broker_id]
             _fire(f"roll/{host}/start", {"broker_id": broker_id, "reason": reasons[broker_id]})
             data = _ask([host], "kafka.data_bytes", timeout=120)
-            timeout = gate.start_timeout(data if isinstance(data, int) else 0)
+            timeout = int(start_timeout) if start_timeout else gate.start_timeout(data if isinstance(data, int) else 0)
             restart_started = time.monotonic()
             result = _cmd(host, "kafka.restart", timeout=gate.MAX_START_TIMEOUT)
             if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
@@ -334,3 +336,60 @@ def describe_cluster(tgt="*", tgt_type="glob"):
     """
     model, _ = _load(tgt, tgt_type)
     return _ask([b.minion_id for b in model.brokers], "kafka.describe_cluster", timeout=60)
+
+
+def apply_config(test=False, tgt="*", tgt_type="glob"):
+    """
+    Apply pillar config changes that Kafka can take live, before any rolling restart: keys
+    changed to the same value on every broker become cluster-wide dynamic defaults; the rest of
+    each broker's dynamic changes go to its own entity. Static changes are left to
+    ``kafka.rolling_restart``, which then restarts only the brokers that still need it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.apply_config test=True
+    """
+    from kafkasalt import dynamic_config
+
+    try:
+        model, _ = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return _fail(f"invalid pillar: {exc}")
+    hosts = [b.minion_id for b in model.brokers]
+    replies = _cmd(hosts, "kafka.pending_changes", tgt_type="list", timeout=30)
+    plans = {h: (replies.get(h) or {}).get("plan") if isinstance(replies.get(h), dict) else None for h in hosts}
+    cluster_wide = None
+    for host in hosts:
+        wanted = {k: v["new"] for k, v in ((plans[host] or {}).get("dynamic_cluster") or {}).items()}
+        cluster_wide = wanted if cluster_wide is None else {k: v for k, v in cluster_wide.items() if wanted.get(k) == v}
+    cluster_wide = cluster_wide or {}
+    per_broker = {}
+    for host in hosts:
+        plan = plans[host] or {}
+        keys = {k: v["new"] for k, v in (plan.get("dynamic_per_broker") or {}).items()}
+        keys.update({k: v["new"] for k, v in (plan.get("dynamic_cluster") or {}).items() if k not in cluster_wide})
+        if keys:
+            per_broker[host] = keys
+    if not cluster_wide and not per_broker:
+        return {"result": True, "changes": {}, "comment": "no dynamic config change pending"}
+    changes = {}
+    if cluster_wide:
+        changes["cluster_default"] = dynamic_config.redact(cluster_wide)
+    if per_broker:
+        changes["per_broker"] = {h: dynamic_config.redact(v) for h, v in per_broker.items()}
+    if test:
+        return {"result": None, "changes": changes, "comment": "would apply dynamic configs live (no restart)"}
+    if cluster_wide:
+        reply = _ask(hosts, "kafka.alter_broker_config", {"set_configs": cluster_wide, "__kwarg__": True}, timeout=60)
+        if "error" in reply:
+            return _fail(f"setting cluster-wide defaults failed: {reply}")
+    for host in hosts:
+        if plans[host]:
+            reply = _cmd(host, "kafka.apply_dynamic_changes",
+                         arg=[{"cluster_defaults_applied": sorted(cluster_wide), "__kwarg__": True}], timeout=60)
+            if not isinstance(reply.get(host), dict):
+                return _fail(f"applying dynamic configs on {host} failed: {reply.get(host)}", changes=changes)
+    _fire("config/applied", changes)
+    return {"result": True, "changes": changes, "comment": "dynamic configs applied live, no restart"}

@@ -243,6 +243,24 @@ def split_listener_prefix(key):
     return listener, rest
 
 
+# Security configs of a listener that already exists: Kafka 3.9 re-reads only the key and trust
+# stores (and a listener's SASL JAAS config) live; every other ssl.* / sasl.* value of an existing
+# listener is refused with "Configs cannot be updated dynamically for existing listener" (seen on
+# 3.9.2 for ssl.client.auth), so the formula changes those by rolling restart.
+EXISTING_LISTENER_RECONFIGURABLE = frozenset({
+    "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password", "ssl.key.password",
+    "ssl.keystore.key", "ssl.keystore.certificate.chain", "ssl.truststore.type",
+    "ssl.truststore.location", "ssl.truststore.password", "ssl.truststore.certificates",
+    "sasl.jaas.config",
+})
+
+
+def static_for_existing_listeners(key):
+    """True for a listener security key that an existing listener cannot take live."""
+    _, base = split_listener_prefix(key)
+    return base.startswith(("ssl.", "sasl.")) and base not in EXISTING_LISTENER_RECONFIGURABLE
+
+
 def classify(key):
     """Return Kafka 3.9's update mode of a broker config key.
 

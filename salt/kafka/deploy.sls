@@ -48,13 +48,21 @@ kafka-cluster-verified:
     - require:
       - {{ chain.previous }}
 
+kafka-dynamic-config:
+  kafka_orchestrate.runner:
+    - name: kafka.apply_config
+    - plans: True
+    - failhard: True
+    - require:
+      - kafka-cluster-verified
+
 kafka-rolling-restart:
   kafka_orchestrate.runner:
     - name: kafka.rolling_restart
     - plans: True
     - failhard: True
     - require:
-      - kafka-cluster-verified
+      - kafka-dynamic-config
 
 kafka-content:
   salt.state:

@@ -26,3 +26,11 @@ kafka-service:
 {%- if kafka.jmx.enabled %}
       - file: kafka-jmx-exporter
 {%- endif %}
+
+{#- What the broker started with: later pillar changes are classified against it (dynamic keys
+    applied live, static ones rolled). #}
+kafka-started-config:
+  module.run:
+    - kafka.snapshot_started_config: []
+    - onchanges:
+      - kafka_service: kafka-service

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from lab.saltlab import Lab
+from tests.conftest import bench
 
 pytestmark = pytest.mark.lab
 
@@ -65,7 +66,7 @@ def lab():
     lab = Lab()
     lab.down(purge=True)
     took = lab.up()
-    print(f"\n[bench] lab up from scratch: {took:.1f}s")
+    bench(f"lab up from scratch: {took:.1f}s")
     yield lab
     if os.environ.get("KAFKASALT_KEEP_LAB") != "1":
         lab.down()

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.conftest import bench
+
 from kafkasalt import zkclient
 from tests.integration.conftest import host_file
 
@@ -46,7 +48,7 @@ def test_test_mode_on_bare_hosts_reports_changes_and_touches_nothing(lab, orches
 def test_bare_hosts_to_quorum(lab, orchestrate):
     run = orchestrate("zookeeper.deploy")
     assert run.succeeded, run.text()[-3000:]
-    print(f"\n[bench] zookeeper: bare hosts to quorum {run.seconds:.1f}s")
+    bench(f"zookeeper: bare hosts to quorum {run.seconds:.1f}s")
     health = lab.salt_json("kafka1", "zookeeper_ensemble.health")["kafka1"]
     assert health["verdict"] == "healthy", health
     modes = sorted(m["mode"] for m in health["members"].values())
@@ -61,7 +63,7 @@ def test_second_run_changes_nothing(orchestrate):
     run = orchestrate("zookeeper.deploy")
     assert run.succeeded
     assert run.host_changes() == []
-    print(f"\n[bench] zookeeper: idempotent re-run {run.seconds:.1f}s, 0 changes")
+    bench(f"zookeeper: idempotent re-run {run.seconds:.1f}s, 0 changes")
 
 
 def _connect_string():
@@ -104,6 +106,7 @@ def test_config_change_rolls_followers_then_leader_without_losing_writes(lab, or
 
     def writer():
         from kazoo.client import KazooClient
+        from kazoo.exceptions import NodeExistsError
 
         client = KazooClient(hosts=_connect_string(), timeout=10,
                              sasl_options={"mechanism": "DIGEST-MD5", "username": "super", "password": lab_secrets["zk_super"]},
@@ -115,6 +118,8 @@ def test_config_change_rolls_followers_then_leader_without_losing_writes(lab, or
             try:
                 client.retry(client.create, f"/roll-test/w{n:06d}", b"x")
                 acked.append(n)
+            except NodeExistsError:
+                acked.append(n)  # applied, but the reply was lost with the connection; the retry found it
             except Exception as exc:  # counted: a write the ensemble did not acknowledge
                 failed.append((n, repr(exc)))
             n += 1
@@ -135,7 +140,7 @@ def test_config_change_rolls_followers_then_leader_without_losing_writes(lab, or
     assert len(roll["restarted"]) == 3
     assert roll["restarted"][-1] == leader_before, roll
     per_member = roll["seconds"]
-    print(f"\n[bench] zookeeper roll: {per_member} (s per member), writes acked {len(acked)}, failed {len(failed)}")
+    bench(f"zookeeper roll: {per_member} (s per member), writes acked {len(acked)}, failed {len(failed)}")
     with zkclient.session(_connect_string(), "super", lab_secrets["zk_super"]) as client:
         stored = {int(name[1:]) for name in client.get_children("/roll-test")}
         client.delete("/roll-test", recursive=True)

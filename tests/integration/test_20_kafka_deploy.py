@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from tests.conftest import bench
+
 from lab.saltlab import REPO
 from tests.integration.conftest import host_file
 
@@ -29,7 +31,6 @@ def client_config(lab, username="admin", password=None, **extra):
         "sasl_plain_password": password if password is not None else lab.lab_secrets()["kafka_admin"],
         "ssl_cafile": ca_file(lab),
         "request_timeout_ms": 15000,
-        "api_version_auto_timeout_ms": 10000,
     }
     config.update(extra)
     return config
@@ -71,7 +72,7 @@ def test_test_mode_on_bare_hosts_reports_changes_and_starts_nothing(lab, orchest
 def cold_deploy(orchestrate):
     run = orchestrate("kafka.deploy")
     assert run.succeeded, run.text()[-4000:]
-    print(f"\n[bench] kafka.deploy (ZooKeeper already up, 3 brokers from bare): {run.seconds:.1f}s")
+    bench(f"kafka.deploy (ZooKeeper already up, 3 brokers from bare): {run.seconds:.1f}s")
     return run
 
 
@@ -112,10 +113,10 @@ def test_plaintext_connection_is_refused(cold_deploy):
 
     with pytest.raises(Exception):
         KafkaAdminClient(bootstrap_servers="127.0.0.11:9093", security_protocol="PLAINTEXT",
-                         request_timeout_ms=5000, api_version_auto_timeout_ms=5000, bootstrap_timeout_ms=8000).list_topics()
+                         request_timeout_ms=5000, bootstrap_timeout_ms=8000).list_topics()
     with pytest.raises(Exception):
         KafkaAdminClient(bootstrap_servers="127.0.0.11:9092", security_protocol="PLAINTEXT",
-                         request_timeout_ms=5000, api_version_auto_timeout_ms=5000, bootstrap_timeout_ms=8000).list_topics()
+                         request_timeout_ms=5000, bootstrap_timeout_ms=8000).list_topics()
 
 
 def test_wrong_password_is_refused(cold_deploy, lab):
@@ -130,7 +131,7 @@ def test_second_run_changes_nothing(cold_deploy, orchestrate):
     assert run.succeeded, run.text()[-3000:]
     assert run.host_changes() == []
     ratio = run.seconds / cold_deploy.seconds
-    print(f"\n[bench] kafka.deploy idempotent re-run {run.seconds:.1f}s = {ratio:.0%} of the deploy")
+    bench(f"kafka.deploy idempotent re-run {run.seconds:.1f}s = {ratio:.0%} of the deploy")
 
 
 def test_list_topics_from_every_minion_and_the_master(cold_deploy, lab):

@@ -170,3 +170,14 @@ def test_plan_of_rendered_broker_configs():
     moved = broker.broker_effective_config(broker.ClusterModel.from_pillar(pillar, ZOOKEEPER), "kafka1")
     plan = dc.plan_changes(before, moved)
     assert plan["static"] == {"broker.rack": {"old": "r1", "new": "r9"}} and plan["restart_needed"]
+
+
+def test_existing_listener_security_keys_other_than_stores_need_a_restart():
+    from kafkasalt.dynamic_config import static_for_existing_listeners
+
+    assert static_for_existing_listeners("ssl.client.auth")
+    assert static_for_existing_listeners("listener.name.client.ssl.client.auth")
+    assert static_for_existing_listeners("sasl.enabled.mechanisms")
+    assert not static_for_existing_listeners("listener.name.client.ssl.keystore.location")
+    assert not static_for_existing_listeners("listener.name.broker.scram-sha-512.sasl.jaas.config")
+    assert not static_for_existing_listeners("log.cleaner.threads")

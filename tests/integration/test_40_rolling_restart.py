@@ -1,0 +1,165 @@
+"""Safe rolling restarts and pillar-driven config changes on the lab cluster."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from tests.conftest import bench
+
+from tests.integration.test_20_kafka_deploy import client_config
+
+pytestmark = pytest.mark.lab
+
+BROKERS = ("kafka1", "kafka2", "kafka3")
+
+
+@pytest.fixture(scope="module")
+def roll_lab(lab, orchestrate):
+    """A healthy cluster; the module's pillar changes accumulate and are undone at the end."""
+    health = lab.salt_json("kafka1", "kafka.health").get("kafka1")
+    if not (isinstance(health, dict) and health.get("verdict") == "healthy"):
+        run = orchestrate("kafka.deploy")
+        assert run.succeeded, run.text()[-4000:]
+    yield lab
+    lab.set_override({})
+    orchestrate("kafka.deploy")
+
+
+def pids(lab):
+    return {h: lab.nsenter(h, ["supervisorctl", "pid", "kafka"]).stdout.strip() for h in BROKERS}
+
+
+def set_kafka_override(lab, config=None, brokers=None):
+    kafka = {}
+    if config:
+        kafka["config"] = config
+    if brokers:
+        kafka["brokers"] = brokers
+    lab.set_override({"kafka": kafka})
+
+
+def test_dynamic_change_restarts_nothing_and_is_visible_live(roll_lab, orchestrate):
+    lab = roll_lab
+    before = pids(lab)
+    set_kafka_override(lab, config={"log.cleaner.threads": 2})
+    run = orchestrate("kafka.deploy")
+    assert run.succeeded, run.text()[-4000:]
+    applied = run.steps["kafka-dynamic-config"]["changes"]
+    assert applied.get("cluster_default") == {"log.cleaner.threads": "2"}, applied
+    assert run.steps["kafka-rolling-restart"]["changes"] == {}
+    assert pids(lab) == before
+    defaults = lab.salt_json("kafka1", "kafka.broker_configs")["kafka1"]
+    assert defaults.get("log.cleaner.threads") == "2", defaults
+
+
+def test_test_mode_prints_the_plan_with_order_and_reasons(roll_lab):
+    lab = roll_lab
+    set_kafka_override(lab, config={"log.cleaner.threads": 2, "queued.max.requests": 600})
+    lab.salt("*", "state.apply", "kafka", "--out=quiet")  # files only; the state never restarts
+    proc = lab.salt_run("kafka.rolling_restart", "test=True", "--out=json", check=False)
+    plan = json.loads(proc.stdout)
+    steps = plan["changes"]["plan"]
+    assert [len(s["brokers"]) for s in steps] == [1, 1, 1]
+    controller = lab.salt_json("kafka1", "kafka.describe_cluster")["kafka1"]["controller_id"]
+    last = steps[-1]["brokers"][0]
+    assert last == f"kafka{controller}"
+    assert "active controller" in steps[-1]["reasons"][last]
+    assert all("queued.max.requests" in reason for s in steps for reason in s["reasons"].values())
+
+
+def test_full_roll_loses_no_acknowledged_message(roll_lab, orchestrate):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    lab = roll_lab
+    topic = "roll-safety"
+    lab.salt_json("kafka1", "kafka.create_topic", topic, "3", "3", '{"min.insync.replicas": "2"}')
+    acked, failed, stop = [], [], threading.Event()
+
+    def produce():
+        producer = KafkaProducer(acks="all", enable_idempotence=True, retries=2**31 - 1, linger_ms=5,
+                                 delivery_timeout_ms=120000, max_block_ms=120000, **client_config(lab))
+        n = 0
+        while not stop.is_set():
+            future = producer.send(topic, str(n).encode())
+            try:
+                future.get(timeout=120)
+                acked.append(n)
+            except Exception as exc:
+                failed.append((n, repr(exc)))
+            n += 1
+            time.sleep(0.02)
+        producer.close()
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    time.sleep(3)
+    run = orchestrate("kafka.deploy")  # queued.max.requests (static) from the previous test rolls all three
+    time.sleep(3)
+    stop.set()
+    thread.join(180)
+    assert run.succeeded, run.text()[-4000:]
+    roll = run.steps["kafka-rolling-restart"]["changes"]
+    assert sorted(roll["restarted"]) == list(BROKERS), roll
+    consumer = KafkaConsumer(topic, group_id="roll-check", auto_offset_reset="earliest", consumer_timeout_ms=20000,
+                             **client_config(lab))
+    seen = {int(m.value) for m in consumer}
+    consumer.close()
+    lost = sorted(set(acked) - seen)
+    bench(f"roll of 3 brokers: {run.steps['kafka-rolling-restart']['duration'] / 1000:.1f}s, "
+          f"per broker {roll['seconds']}, gate overhead before restart {roll['gate_overhead_seconds']}; "
+          f"messages sent {len(acked) + len(failed)}, acked {len(acked)}, failed {len(failed)}, lost {len(lost)}")
+    assert not failed, failed[:5]
+    assert not lost, lost[:10]
+
+
+def test_static_change_on_one_broker_restarts_exactly_that_broker(roll_lab, orchestrate):
+    lab = roll_lab
+    before = pids(lab)
+    set_kafka_override(lab, config={"log.cleaner.threads": 2, "queued.max.requests": 600},
+                       brokers={"kafka2": {"config": {"queued.max.requests": 700}}})
+    run = orchestrate("kafka.deploy")
+    assert run.succeeded, run.text()[-4000:]
+    assert run.steps["kafka-rolling-restart"]["changes"]["restarted"] == ["kafka2"]
+    after = pids(lab)
+    assert [h for h in BROKERS if after[h] != before[h]] == ["kafka2"]
+
+
+def test_killed_broker_mid_roll_halts_the_roll_and_a_rerun_completes(roll_lab, orchestrate):
+    lab = roll_lab
+    set_kafka_override(lab, config={"log.cleaner.threads": 2, "queued.max.requests": 650},
+                       brokers={"kafka2": {"config": {"queued.max.requests": 700}}})
+    lab.salt("*", "state.apply", "kafka", "--out=quiet")
+    controller = lab.salt_json("kafka1", "kafka.describe_cluster")["kafka1"]["controller_id"]
+    first = next(f"kafka{b}" for b in (1, 3) if b != controller)
+    victim = next(h for h in ("kafka1", "kafka3") if h != first and h != f"kafka{controller}") if controller != 2 else None
+    victim = victim or ("kafka3" if first == "kafka1" else "kafka1")
+    first_pid = pids(lab)[first]
+    result = {}
+
+    def roll():
+        proc = lab.salt_run("kafka.rolling_restart", "start_timeout=40", "--out=json", check=False)
+        result["proc"] = proc
+
+    thread = threading.Thread(target=roll)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and pids(lab)[first] == first_pid:
+        time.sleep(0.2)
+    victim_pid = pids(lab)[victim]
+    lab.nsenter(victim, ["kill", "-9", victim_pid])
+    lab.nsenter(victim, ["supervisorctl", "stop", "kafka"], check=False)
+    thread.join(300)
+    out = json.loads(result["proc"].stdout)
+    assert out.get("result") is False, out
+    assert "under-replicated" in out["Error"] or "min.insync.replicas" in out["Error"], out["Error"]
+    assert victim not in out.get("changes", {}).get("restarted", [])
+    bench(f"halted roll: {out['Error'][:300]}")
+    lab.nsenter(victim, ["supervisorctl", "start", "kafka"])
+    verified = lab.salt_run("kafka.verify_cluster", "timeout=180", "--out=json", check=False)
+    assert json.loads(verified.stdout).get("result") is True, verified.stdout[-2000:]
+    rerun = lab.salt_run("kafka.rolling_restart", "--out=json", check=False)
+    completed = json.loads(rerun.stdout)
+    assert completed.get("result") is True, completed
+    assert lab.salt_json("kafka1", "kafka.health")["kafka1"]["verdict"] == "healthy"
