@@ -157,10 +157,6 @@ def _tls_pillar(part):
     return value
 
 
-def _mtls(model):
-    return model.tls_client_auth == "required"
-
-
 def host_plan():
     """
     Non-secret facts the SLS lays out for this broker: paths, version, source, files, service.
@@ -174,9 +170,7 @@ def host_plan():
     model = _model()
     broker = _this_broker(model)
     rec = _recommendations()
-    secret_files = ["kafka_server_jaas.conf", "tls/keystore.pem", "admin-client.properties"]
-    if _mtls(model):
-        secret_files.append("tls/admin-keystore.pem")
+    secret_files = ["kafka_server_jaas.conf", "tls/keystore.pem", "tls/admin-keystore.pem", "admin-client.properties"]
     return {
         "broker_id": broker.broker_id,
         "address": broker.address,
@@ -266,7 +260,8 @@ def render(name):
     rec = _recommendations()
 
     def admin_properties():
-        keystore = f"{_broker.TLS_DIR}/admin-keystore.pem" if _mtls(model) else None
+        # With a client certificate whether or not mTLS is required (see _settings).
+        keystore = f"{_broker.TLS_DIR}/admin-keystore.pem" if model.admin_listener.uses_tls else None
         return _broker.render_client_properties(model, model.super_user.name, model.super_user.password.reveal(),
                                                 keystore_path=keystore)
 
@@ -436,9 +431,10 @@ def _settings(model):
     ca_file = cert_file = None
     if listener.uses_tls:
         ca_file = _private_file("ca.pem", _tls_pillar("ca_cert"))
-        if _mtls(model):
-            client = _tls_pillar("client")
-            cert_file = _private_file("admin-client.pem", pki.pem_keystore(client["key"], client["cert"], _tls_pillar("ca_cert")))
+        # Always present the client certificate: harmless when mTLS is off, and a roll that turns
+        # mTLS on or off must reach brokers in both states.
+        client = _tls_pillar("client")
+        cert_file = _private_file("admin-client.pem", pki.pem_keystore(client["key"], client["cert"], _tls_pillar("ca_cert")))
     try:
         return admin.ConnectionSettings(
             bootstrap_servers=model.bootstrap_servers(),

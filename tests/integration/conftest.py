@@ -83,6 +83,20 @@ def orchestrate(lab):
 
 
 @pytest.fixture(scope="session")
+def ensure_deployed(lab, orchestrate):
+    """Make sure a healthy cluster runs (deploys if an earlier module did not); returns the lab."""
+
+    def ensure():
+        health = lab.salt_json("kafka1", "kafka.health").get("kafka1")
+        if not (isinstance(health, dict) and health.get("verdict") == "healthy"):
+            run = orchestrate("kafka.deploy")
+            assert run.succeeded, run.text()[-4000:]
+        return lab
+
+    return ensure
+
+
+@pytest.fixture(scope="session")
 def lab_secrets(lab):
     return lab.lab_secrets()
 

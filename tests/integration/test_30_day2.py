@@ -15,13 +15,8 @@ ALICE_ROTATED = "alice-rotated-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def cluster(lab, orchestrate):
-    """A healthy deployed cluster (deploys if an earlier module did not)."""
-    health = lab.salt_json("kafka1", "kafka.health").get("kafka1")
-    if not (isinstance(health, dict) and health.get("verdict") == "healthy"):
-        run = orchestrate("kafka.deploy")
-        assert run.succeeded, run.text()[-4000:]
-    return lab
+def cluster(ensure_deployed):
+    return ensure_deployed()
 
 
 def state(lab, host, fun, **kwargs):

@@ -16,12 +16,9 @@ BROKERS = ("kafka1", "kafka2", "kafka3")
 
 
 @pytest.fixture(scope="module")
-def roll_lab(lab, orchestrate):
+def roll_lab(ensure_deployed, orchestrate):
     """A healthy cluster; the module's pillar changes accumulate and are undone at the end."""
-    health = lab.salt_json("kafka1", "kafka.health").get("kafka1")
-    if not (isinstance(health, dict) and health.get("verdict") == "healthy"):
-        run = orchestrate("kafka.deploy")
-        assert run.succeeded, run.text()[-4000:]
+    lab = ensure_deployed()
     yield lab
     lab.set_override({})
     orchestrate("kafka.deploy")
