@@ -8,17 +8,20 @@ use yet; removed replicas are taken from the end, never the preferred leader.
 
 def replication_factor_plan(assignment, broker_ids, new_rf, racks=None, load=None):
     """``assignment``: ``{partition: [replicas]}`` of one topic. Returns ``{partition: [new replicas]}``
-    for the partitions that change. ``load`` (broker -> replica count) balances additions."""
+    for the partitions that change. ``load`` (broker -> replica count, default: this topic's
+    replicas) balances additions."""
     broker_ids = sorted(set(broker_ids))
     racks = racks or {}
     if not isinstance(new_rf, int) or isinstance(new_rf, bool) or new_rf < 1:
         raise ValueError(f"replication_factor: must be an integer >= 1, got {new_rf!r}")
     if new_rf > len(broker_ids):
         raise ValueError(f"replication_factor: {new_rf} is more than the {len(broker_ids)} brokers available")
-    load = dict(load or {})
-    for replicas in assignment.values():
-        for broker in replicas:
-            load[broker] = load.get(broker, 0) + 0
+    if load is None:
+        load = {}
+        for replicas in assignment.values():
+            for broker in replicas:
+                load[broker] = load.get(broker, 0) + 1
+    load = dict(load)
     for broker in broker_ids:
         load.setdefault(broker, 0)
     plan = {}
