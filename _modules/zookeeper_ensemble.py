@@ -343,3 +343,37 @@ def znode_ensure(path, acl, data=None, dry_run=False):
                 if not dry_run:
                     client.set(path, data.encode())
     return changes
+
+
+def deployed():
+    """
+    What this host runs as a ZooKeeper member according to its files (not pillar): its myid and
+    the server list in zoo.cfg. ``None`` when the host is not a member.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' zookeeper_ensemble.deployed
+    """
+    import os
+
+    config = f"{CONFIG_DIR}/zoo.cfg"
+    if not os.path.exists(config):
+        return None
+    servers, data_dir = {}, None
+    with open(config) as fh:
+        for line in fh:
+            key, _, value = line.strip().partition("=")
+            if key.startswith("server.") and key[7:].isdigit():
+                servers[int(key[7:])] = value.split(";")[0]
+            elif key == "dataDir":
+                data_dir = value
+    myid = None
+    if data_dir:
+        try:
+            with open(os.path.join(data_dir, "myid")) as fh:
+                myid = int(fh.read().strip())
+        except (OSError, ValueError):
+            pass
+    return {"myid": myid, "servers": servers}

@@ -92,6 +92,10 @@ def plan(tgt="*", tgt_type="glob"):
         model = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return _fail(f"invalid pillar: {exc}")
+    change = membership_plan(tgt=tgt, tgt_type=tgt_type)
+    if change.get("steps") or change.get("refused"):
+        return _fail("the pillar changes the ensemble's members; zookeeper.deploy does not rewrite every "
+                     "member's server list at once. " + change["comment"], membership=change)
     return {
         "result": True,
         "changes": {},
@@ -227,3 +231,38 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     report["changes"] = {"restarted": report["restarted"], "order": order, "reasons": reasons, "seconds": report["seconds"]}
     report["comment"] = f"restarted {', '.join(order)} one at a time"
     return report
+
+
+def membership_plan(tgt="*", tgt_type="glob"):
+    """
+    Compare the members running now (their zoo.cfg and myid files) with the pillar and, when they
+    differ, return the steps that add or remove members while keeping quorum at every step
+    (static ensemble, no dynamic reconfig), or the reasons such a change is refused.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.membership_plan
+    """
+    model = _load(tgt, tgt_type)
+    replies = _cmd(tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
+    running = {m: r for m, r in replies.items() if isinstance(r, dict) and r.get("myid")}
+    if not running or {m for m in running} == set(model.minion_ids):
+        return {"result": True, "steps": [], "comment": "members unchanged"}
+    old_members = {}
+    for minion, reply in running.items():
+        line = reply["servers"].get(reply["myid"], "")
+        address = line.rsplit(":", 2)[0].strip("[]") if line else None
+        old_members[minion] = {"myid": reply["myid"], "address": address}
+    reference = __salt__["pillar.show_pillar"](model.minion_ids[0]).get("zookeeper") or {}
+    try:
+        old_model = zkmodel.EnsembleModel.from_pillar(dict(reference, members=old_members, allow_single_member=True))
+        statuses = _ask_health(sorted(running)).get("members", {})
+        steps = zkmodel.membership_change_plan(old_model, model, statuses)
+    except (PillarError, PillarErrors) as exc:
+        return {"result": False, "refused": str(exc), "steps": [],
+                "comment": f"membership change {sorted(running)} -> {model.minion_ids} refused: {exc}"}
+    described = [f"{i}. {s['action']} {s['minion_id']}: {s['reason']}" for i, s in enumerate(steps, 1)]
+    return {"result": True, "steps": steps,
+            "comment": f"membership change {sorted(running)} -> {model.minion_ids}; steps: " + " | ".join(described)}

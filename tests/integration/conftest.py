@@ -1,7 +1,8 @@
 """The integration layer: real ZooKeeper and Kafka deployed by Salt onto the three-host lab.
 
 The session starts from bare hosts (the lab is purged first), deploys through orchestration
-exactly as an operator would, and tears the lab down at the end (KAFKASALT_KEEP_LAB=1 keeps it).
+exactly as an operator would, and tears the lab down at the end (KAFKASALT_KEEP_LAB=1 keeps it;
+KAFKASALT_REUSE_LAB=1 starts from the running lab instead of bare hosts).
 Modules run in name order: ZooKeeper, the Kafka deploy, day-2 management, rolling restarts.
 """
 
@@ -64,7 +65,8 @@ class Orchestration:
 @pytest.fixture(scope="session")
 def lab():
     lab = Lab()
-    lab.down(purge=True)
+    if os.environ.get("KAFKASALT_REUSE_LAB") != "1":  # 1: keep a running lab (iterate on one test)
+        lab.down(purge=True)
     took = lab.up()
     bench(f"lab up from scratch: {took:.1f}s")
     yield lab

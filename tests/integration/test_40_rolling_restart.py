@@ -128,10 +128,10 @@ def test_killed_broker_mid_roll_halts_the_roll_and_a_rerun_completes(roll_lab, o
     set_kafka_override(lab, config={"log.cleaner.threads": 2, "queued.max.requests": 650},
                        brokers={"kafka2": {"config": {"queued.max.requests": 700}}})
     lab.salt("*", "state.apply", "kafka", "--out=quiet")
-    controller = lab.salt_json("kafka1", "kafka.describe_cluster")["kafka1"]["controller_id"]
-    first = next(f"kafka{b}" for b in (1, 3) if b != controller)
-    victim = next(h for h in ("kafka1", "kafka3") if h != first and h != f"kafka{controller}") if controller != 2 else None
-    victim = victim or ("kafka3" if first == "kafka1" else "kafka1")
+    plan = json.loads(lab.salt_run("kafka.rolling_restart", "test=True", "--out=json", check=False).stdout)["changes"]["plan"]
+    order = [step["brokers"][0] for step in plan]
+    assert len(order) >= 2, plan
+    first, victim = order[0], order[1]  # kill the next broker in line while the first one restarts
     first_pid = pids(lab)[first]
     result = {}
 
