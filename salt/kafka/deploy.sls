@@ -31,12 +31,14 @@ kafka-broker-{{ minion }}:
     - require:
       - {{ chain.previous }}
 
+{#- Only when the broker's state changed something (a broker left alone was already
+    registered; kafka-cluster-verified checks every broker at the end anyway). #}
 kafka-broker-{{ minion }}-registered:
   kafka_orchestrate.runner:
     - name: kafka.wait_broker
     - broker_id: {{ kafka_plan.broker_ids[minion] }}
     - failhard: True
-    - require:
+    - onchanges:
       - kafka-broker-{{ minion }}
 {%- set chain.previous = 'kafka-broker-' ~ minion ~ '-registered' %}
 {%- endfor %}
