@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import ipaddress
 import posixpath
 import re
@@ -41,6 +40,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from kafkasalt.errors import PillarError, PillarErrors
+from kafkasalt.secret import Secret
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -161,34 +161,6 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # ---------------------------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------------------------
-
-
-class Secret:
-    """A password that does not leak through repr/str/format. Use :meth:`reveal` to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self):
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec):
-        return repr(self)
-
-    def __eq__(self, other):
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self):
-        return hash(hashlib.sha256(self._value.encode()).digest())
 
 
 # ---------------------------------------------------------------------------------------------

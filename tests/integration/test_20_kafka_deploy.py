@@ -2,14 +2,12 @@
 
 import glob
 import os
-import ssl
 import uuid
 
 import pytest
 
 from tests.conftest import bench
 
-from lab.saltlab import REPO
 from tests.integration.conftest import host_file
 
 pytestmark = pytest.mark.lab
