@@ -13,11 +13,9 @@ check the cluster, and roll restarts safely.
 import logging
 import time
 
-import salt.client
-import salt.utils.event
-import salt.utils.minions
 
 try:
+    from kafkasalt import saltglue
     from kafkasalt import broker as brokermodel
     from kafkasalt import zookeeper as zkmodel
     from kafkasalt.errors import PillarError, PillarErrors
@@ -40,21 +38,16 @@ def __virtual__():
 
 
 def _fire(tag, data):
-    try:
-        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as event:
-            event.fire_event(data, f"{EVENT_PREFIX}/{tag}")
-    except Exception as exc:  # progress events are best effort
-        log.debug("could not fire %s: %s", tag, exc)
+    saltglue.fire(__opts__, f"{EVENT_PREFIX}/{tag}", data)
+
+
+def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
+    return saltglue.cmd(__opts__, tgt, fun, arg=arg, tgt_type=tgt_type, timeout=timeout)
 
 
 def _fail(message, **details):
     __context__["retcode"] = 1
     return {"Error": message, "result": False, **details}
-
-
-def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
-    with salt.client.LocalClient(mopts=__opts__) as client:
-        return client.cmd(tgt, fun, arg=list(arg), tgt_type=tgt_type, timeout=timeout)
 
 
 def _load(tgt="*", tgt_type="glob"):
@@ -63,7 +56,7 @@ def _load(tgt="*", tgt_type="glob"):
     Every broker must see the same ``kafka`` pillar apart from its own per-broker keys; a broker
     with a different view would render a different cluster.
     """
-    minions = salt.utils.minions.CkMinions(__opts__).check_minions(tgt, tgt_type)["minions"]
+    minions = saltglue.targeted_minions(__opts__, tgt, tgt_type)
     pillars = {m: __salt__["pillar.show_pillar"](m) for m in sorted(minions)}
     views = {m: p for m, p in pillars.items() if isinstance(p.get("kafka"), dict)}
     if not views:

@@ -12,11 +12,9 @@
 import logging
 import time
 
-import salt.client
-import salt.utils.event
-import salt.utils.minions
 
 try:
+    from kafkasalt import saltglue
     from kafkasalt import zookeeper as zkmodel
     from kafkasalt.errors import PillarError, PillarErrors
 
@@ -38,11 +36,11 @@ def __virtual__():
 
 
 def _fire(tag, data):
-    try:
-        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as event:
-            event.fire_event(data, f"{EVENT_PREFIX}/{tag}")
-    except Exception as exc:  # progress events are best effort; the return value is authoritative
-        log.debug("could not fire %s: %s", tag, exc)
+    saltglue.fire(__opts__, f"{EVENT_PREFIX}/{tag}", data)
+
+
+def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
+    return saltglue.cmd(__opts__, tgt, fun, arg=arg, tgt_type=tgt_type, timeout=timeout)
 
 
 def _fail(message, **details):
@@ -51,7 +49,7 @@ def _fail(message, **details):
 
 
 def _compiled_pillars(tgt, tgt_type):
-    minions = salt.utils.minions.CkMinions(__opts__).check_minions(tgt, tgt_type)["minions"]
+    minions = saltglue.targeted_minions(__opts__, tgt, tgt_type)
     return {minion: __salt__["pillar.show_pillar"](minion) for minion in sorted(minions)}
 
 
@@ -104,11 +102,6 @@ def plan(tgt="*", tgt_type="glob"):
         "myids": {m.minion_id: m.myid for m in model.members},
         "quorum_size": model.quorum_size,
     }
-
-
-def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
-    with salt.client.LocalClient(mopts=__opts__) as client:
-        return client.cmd(tgt, fun, arg=list(arg), tgt_type=tgt_type, timeout=timeout)
 
 
 def _ask_health(members, timeout=15):
