@@ -37,19 +37,6 @@ def __virtual__():
     return __virtualname__
 
 
-def _fire(tag, data):
-    saltglue.fire(__opts__, f"{EVENT_PREFIX}/{tag}", data)
-
-
-def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
-    return saltglue.cmd(__opts__, tgt, fun, arg=arg, tgt_type=tgt_type, timeout=timeout)
-
-
-def _fail(message, **details):
-    __context__["retcode"] = 1
-    return {"Error": message, "result": False, **details}
-
-
 def _load(tgt="*", tgt_type="glob"):
     """Compile and validate the kafka (and zookeeper) pillar on the master.
 
@@ -90,7 +77,7 @@ def plan(tgt="*", tgt_type="glob"):
     try:
         model, ensemble = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
-        return _fail(f"invalid pillar: {exc}")
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
     order = [b.minion_id for b in sorted(model.brokers, key=lambda b: b.broker_id)]
     return {"result": True, "changes": {}, "comment": f"pillar valid: brokers {order}", "brokers": order, "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
             "zookeeper_members": ensemble.minion_ids}
@@ -98,7 +85,7 @@ def plan(tgt="*", tgt_type="glob"):
 
 def _ask(minions, function, *args, timeout=60):
     """First good answer of ``function`` among ``minions`` (the admin client runs on a broker host)."""
-    replies = _cmd(minions, function, arg=args, tgt_type="list", timeout=timeout)
+    replies = saltglue.cmd(__opts__, minions, function, arg=args, tgt_type="list", timeout=timeout)
     errors = {}
     for minion in minions:
         reply = replies.get(minion)
@@ -129,11 +116,11 @@ def wait_broker(broker_id, timeout=120, tgt="*", tgt_type="glob"):
         ids = {b["id"] for b in last.get("brokers", [])} if "brokers" in last else set()
         if int(broker_id) in ids:
             took = round(time.monotonic() - started, 2)
-            _fire(f"broker/{broker_id}/registered", {"seconds": took})
+            saltglue.fire(__opts__, f"{EVENT_PREFIX}/broker/{broker_id}/registered", {"seconds": took})
             return {"result": True, "changes": {}, "comment": f"broker {broker_id} registered after {took}s",
                     "broker_id": int(broker_id), "waited_seconds": took, "controller_id": last.get("controller_id")}
         time.sleep(1)
-    return _fail(f"broker {broker_id} not registered after {timeout}s", last=last)
+    return saltglue.fail(__context__, f"broker {broker_id} not registered after {timeout}s", last=last)
 
 
 def health(tgt="*", tgt_type="glob"):
@@ -174,7 +161,7 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
                     f"controller {last.get('controller_id')}", "verdict": "healthy", "brokers": registered,
                     "controller_id": last.get("controller_id"), "waited_seconds": round(time.monotonic() - started, 2)}
         time.sleep(1)
-    return _fail(f"cluster not healthy after {timeout}s", health=last)
+    return saltglue.fail(__context__, f"cluster not healthy after {timeout}s", health=last)
 
 
 def _gate(hosts, target_host, broker_id, phase, force=False):
@@ -232,15 +219,15 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
     try:
         model, _ = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
-        return _fail(f"invalid pillar: {exc}")
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
     hosts = [b.minion_id for b in model.brokers]
     host_of = {b.broker_id: b.minion_id for b in model.brokers}
-    replies = _cmd(hosts, "kafka.restart_pending", tgt_type="list", timeout=30)
+    replies = saltglue.cmd(__opts__, hosts, "kafka.restart_pending", tgt_type="list", timeout=30)
     pending, reasons = [], {}
     for broker in model.brokers:
         reply = replies.get(broker.minion_id)
         if not isinstance(reply, dict):
-            return _fail(f"{broker.minion_id} did not report its restart state: {reply}")
+            return saltglue.fail(__context__, f"{broker.minion_id} did not report its restart state: {reply}")
         if restart_all or reply.get("changed_files"):
             pending.append(broker.broker_id)
             reasons[broker.broker_id] = "restart_all" if restart_all else "changed: " + ", ".join(reply["changed_files"])
@@ -252,7 +239,7 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
         topics = _ask(hosts, "kafka.describe_topics", timeout=60)
         batches, why = gate.rack_batches(pending, {b.broker_id: b.rack for b in model.brokers}, topics, controller)
         if batches is None:
-            return _fail(f"rack-parallel restart refused: {why}")
+            return saltglue.fail(__context__, f"rack-parallel restart refused: {why}")
     else:
         batches = [[b] for b in gate.restart_order(pending, controller)]
     plan = [{"brokers": [host_of[b] for b in batch],
@@ -269,28 +256,28 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
             started = time.monotonic()
             before = _gate(hosts, host, broker_id, "before", force)
             if not before.get("passed"):
-                _fire(f"roll/{host}/halted", {"gate": "before", "reasons": _failed_reasons(before)})
-                return _fail(f"halted before {host} (broker {broker_id}): " + "; ".join(_failed_reasons(before)),
+                saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/halted", {"gate": "before", "reasons": _failed_reasons(before)})
+                return saltglue.fail(__context__, f"halted before {host} (broker {broker_id}): " + "; ".join(_failed_reasons(before)),
                              changes={"restarted": report["restarted"]}, gate=before, remaining=[
                                  host_of[b] for step in batches for b in step if host_of[b] not in report["restarted"]])
             report["gate_overhead_seconds"][host] = round(time.monotonic() - started, 2)
         for broker_id in batch:
             host = host_of[broker_id]
-            _fire(f"roll/{host}/start", {"broker_id": broker_id, "reason": reasons[broker_id]})
+            saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/start", {"broker_id": broker_id, "reason": reasons[broker_id]})
             data = _ask([host], "kafka.data_bytes", timeout=120)
             timeout = int(start_timeout) if start_timeout else gate.start_timeout(data if isinstance(data, int) else 0)
             restart_started = time.monotonic()
-            result = _cmd(host, "kafka.restart", timeout=gate.MAX_START_TIMEOUT)
+            result = saltglue.cmd(__opts__, host, "kafka.restart", timeout=gate.MAX_START_TIMEOUT)
             if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
-                return _fail(f"restart of {host} failed: {result.get(host)}", changes={"restarted": report["restarted"]})
+                return saltglue.fail(__context__, f"restart of {host} failed: {result.get(host)}", changes={"restarted": report["restarted"]})
             ok, after = _wait_gate(hosts, host, broker_id, timeout)
             if not ok:
-                _fire(f"roll/{host}/halted", {"gate": "after", "reasons": _failed_reasons(after)})
-                return _fail(f"{host} (broker {broker_id}) did not pass the after-restart gates within {timeout}s: "
+                saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/halted", {"gate": "after", "reasons": _failed_reasons(after)})
+                return saltglue.fail(__context__, f"{host} (broker {broker_id}) did not pass the after-restart gates within {timeout}s: "
                              + "; ".join(_failed_reasons(after)), changes={"restarted": report["restarted"]}, gate=after)
             report["restarted"].append(host)
             report["seconds"][host] = round(time.monotonic() - restart_started, 2)
-            _fire(f"roll/{host}/done", {"broker_id": broker_id, "seconds": report["seconds"][host]})
+            saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/done", {"broker_id": broker_id, "seconds": report["seconds"][host]})
     if elect_leaders:
         _ask(hosts, "kafka.elect_preferred_leaders", timeout=60)
     changes = {"restarted": report["restarted"], "plan": plan, "seconds": report["seconds"],
@@ -309,12 +296,12 @@ def list_topics(include_internal=False, tgt="*", tgt_type="glob"):
         salt-run kafka.list_topics
     """
     model, _ = _load(tgt, tgt_type)
-    replies = _cmd([b.minion_id for b in model.brokers], "kafka.list_topics",
+    replies = saltglue.cmd(__opts__, [b.minion_id for b in model.brokers], "kafka.list_topics",
                    arg=[f"include_internal={include_internal}"], tgt_type="list", timeout=60)
     for broker in model.brokers:
         if isinstance(replies.get(broker.minion_id), list):
             return replies[broker.minion_id]
-    return _fail("no broker host answered kafka.list_topics", replies=replies)
+    return saltglue.fail(__context__, "no broker host answered kafka.list_topics", replies=replies)
 
 
 def describe_cluster(tgt="*", tgt_type="glob"):
@@ -349,9 +336,9 @@ def apply_config(test=False, tgt="*", tgt_type="glob"):
     try:
         model, _ = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
-        return _fail(f"invalid pillar: {exc}")
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
     hosts = [b.minion_id for b in model.brokers]
-    replies = _cmd(hosts, "kafka.pending_changes", tgt_type="list", timeout=30)
+    replies = saltglue.cmd(__opts__, hosts, "kafka.pending_changes", tgt_type="list", timeout=30)
     plans = {h: (replies.get(h) or {}).get("plan") if isinstance(replies.get(h), dict) else None for h in hosts}
     cluster_wide = None
     for host in hosts:
@@ -377,12 +364,12 @@ def apply_config(test=False, tgt="*", tgt_type="glob"):
     if cluster_wide:
         reply = _ask(hosts, "kafka.alter_broker_config", {"set_configs": cluster_wide, "__kwarg__": True}, timeout=60)
         if "error" in reply:
-            return _fail(f"setting cluster-wide defaults failed: {reply}")
+            return saltglue.fail(__context__, f"setting cluster-wide defaults failed: {reply}")
     for host in hosts:
         if plans[host]:
-            reply = _cmd(host, "kafka.apply_dynamic_changes",
+            reply = saltglue.cmd(__opts__, host, "kafka.apply_dynamic_changes",
                          arg=[{"cluster_defaults_applied": sorted(cluster_wide), "__kwarg__": True}], timeout=60)
             if not isinstance(reply.get(host), dict):
-                return _fail(f"applying dynamic configs on {host} failed: {reply.get(host)}", changes=changes)
-    _fire("config/applied", changes)
+                return saltglue.fail(__context__, f"applying dynamic configs on {host} failed: {reply.get(host)}", changes=changes)
+    saltglue.fire(__opts__, f"{EVENT_PREFIX}/config/applied", changes)
     return {"result": True, "changes": changes, "comment": "dynamic configs applied live, no restart"}

@@ -35,19 +35,6 @@ def __virtual__():
     return __virtualname__
 
 
-def _fire(tag, data):
-    saltglue.fire(__opts__, f"{EVENT_PREFIX}/{tag}", data)
-
-
-def _cmd(tgt, fun, arg=(), tgt_type="glob", timeout=60):
-    return saltglue.cmd(__opts__, tgt, fun, arg=arg, tgt_type=tgt_type, timeout=timeout)
-
-
-def _fail(message, **details):
-    __context__["retcode"] = 1
-    return {"Error": message, "result": False, **details}
-
-
 def _compiled_pillars(tgt, tgt_type):
     minions = saltglue.targeted_minions(__opts__, tgt, tgt_type)
     return {minion: __salt__["pillar.show_pillar"](minion) for minion in sorted(minions)}
@@ -89,10 +76,10 @@ def plan(tgt="*", tgt_type="glob"):
     try:
         model = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
-        return _fail(f"invalid pillar: {exc}")
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
     change = membership_plan(tgt=tgt, tgt_type=tgt_type)
     if change.get("steps") or change.get("refused"):
-        return _fail("the pillar changes the ensemble's members; zookeeper.deploy does not rewrite every "
+        return saltglue.fail(__context__, "the pillar changes the ensemble's members; zookeeper.deploy does not rewrite every "
                      "member's server list at once. " + change["comment"], membership=change)
     return {
         "result": True,
@@ -106,7 +93,7 @@ def plan(tgt="*", tgt_type="glob"):
 
 def _ask_health(members, timeout=15):
     """Ensemble health as seen by the first member that answers."""
-    replies = _cmd(members, "zookeeper_ensemble.health", tgt_type="list", timeout=timeout)
+    replies = saltglue.cmd(__opts__, members, "zookeeper_ensemble.health", tgt_type="list", timeout=timeout)
     for member in members:
         reply = replies.get(member)
         if isinstance(reply, dict) and "verdict" in reply:
@@ -152,13 +139,13 @@ def wait_healthy(timeout=120, tgt="*", tgt_type="glob"):
     try:
         model = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
-        return _fail(f"invalid pillar: {exc}")
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
     started = time.monotonic()
     ok, last = _wait([m.minion_id for m in model.members], lambda h: h.get("verdict") == "healthy", timeout)
     took = round(time.monotonic() - started, 2)
     if not ok:
-        return _fail(f"ensemble not healthy after {timeout}s", health=last)
-    _fire("healthy", {"seconds": took})
+        return saltglue.fail(__context__, f"ensemble not healthy after {timeout}s", health=last)
+    saltglue.fire(__opts__, f"{EVENT_PREFIX}/healthy", {"seconds": took})
     return {"result": True, "changes": {}, "comment": f"ensemble healthy after {took}s, leader {last.get('leader')}",
             "verdict": "healthy", "waited_seconds": took, "leader": last.get("leader")}
 
@@ -185,9 +172,9 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     try:
         model = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
-        return _fail(f"invalid pillar: {exc}")
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
     members = [m.minion_id for m in model.members]
-    pending_replies = _cmd(members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
+    pending_replies = saltglue.cmd(__opts__, members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
     pending = sorted(
         m for m in members
         if force or (isinstance(pending_replies.get(m), dict) and pending_replies[m].get("changed_files"))
@@ -206,21 +193,21 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     for member in order:
         gate_ok, before = _wait(members, lambda h: h.get("verdict") == "healthy", timeout=30)
         if not gate_ok:
-            return _fail(f"not restarting {member}: ensemble not healthy before its restart",
+            return saltglue.fail(__context__, f"not restarting {member}: ensemble not healthy before its restart",
                          health=before, **{k: v for k, v in report.items() if k != "result"})
-        _fire(f"roll/{member}/start", {"member": member, "leader": before.get("leader")})
+        saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{member}/start", {"member": member, "leader": before.get("leader")})
         started = time.monotonic()
-        reply = _cmd(member, "zookeeper_ensemble.restart", timeout=60)
+        reply = saltglue.cmd(__opts__, member, "zookeeper_ensemble.restart", timeout=60)
         if not isinstance(reply.get(member), dict) or not reply[member].get("restarted"):
-            return _fail(f"restart of {member} failed: {reply.get(member)}", **{k: v for k, v in report.items() if k != "result"})
+            return saltglue.fail(__context__, f"restart of {member} failed: {reply.get(member)}", **{k: v for k, v in report.items() if k != "result"})
         ok, after = _wait(members, lambda h: h.get("verdict") == "healthy", timeout)
         took = round(time.monotonic() - started, 2)
         if not ok:
-            return _fail(f"{member} restarted but the ensemble is not healthy after {timeout}s",
+            return saltglue.fail(__context__, f"{member} restarted but the ensemble is not healthy after {timeout}s",
                          health=after, **{k: v for k, v in report.items() if k != "result"})
         report["restarted"].append(member)
         report["seconds"][member] = took
-        _fire(f"roll/{member}/done", {"member": member, "seconds": took, "leader": after.get("leader")})
+        saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{member}/done", {"member": member, "seconds": took, "leader": after.get("leader")})
     report["changes"] = {"restarted": report["restarted"], "order": order, "reasons": reasons, "seconds": report["seconds"]}
     report["comment"] = f"restarted {', '.join(order)} one at a time"
     return report
@@ -239,7 +226,7 @@ def membership_plan(tgt="*", tgt_type="glob"):
         salt-run zookeeper_ensemble.membership_plan
     """
     model = _load(tgt, tgt_type)
-    replies = _cmd(tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
+    replies = saltglue.cmd(__opts__, tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
     running = {m: r for m, r in replies.items() if isinstance(r, dict) and r.get("myid")}
     if not running or {m for m in running} == set(model.minion_ids):
         return {"result": True, "steps": [], "comment": "members unchanged"}

@@ -1364,9 +1364,7 @@ class KafkaAdmin:
         wanted = self._check_bindings(bindings)
         if not wanted:
             return []
-        existing = set()
-        for principal in sorted({binding.principal for binding in wanted}):
-            existing.update(self.list_acls(principal=principal))
+        existing = self._existing_bindings(wanted)
         missing = [binding for binding in wanted if binding not in existing]
         if missing and not dry_run:
             result = self._call("creating ACLs", lambda client: client.create_acls(
@@ -1376,6 +1374,13 @@ class KafkaAdmin:
                 raise KafkaAdminError(f"creating ACLs: {len(result['failed'])} of {len(missing)} failed ({names})")
             self._wait_for_acls(present=missing)
         return missing
+
+    def _existing_bindings(self, bindings):
+        """The bindings that exist now for the principals of ``bindings`` (one list per principal)."""
+        existing = set()
+        for principal in sorted({binding.principal for binding in bindings}):
+            existing.update(self.list_acls(principal=principal))
+        return existing
 
     def remove_acls(self, bindings, dry_run=False):
         """Delete exactly these bindings (every filter field concrete, so nothing wider can match).
@@ -1392,9 +1397,7 @@ class KafkaAdmin:
         wanted = self._check_bindings(bindings)
         if not wanted:
             return []
-        existing = set()
-        for principal in sorted({binding.principal for binding in wanted}):
-            existing.update(self.list_acls(principal=principal))
+        existing = self._existing_bindings(wanted)
         present = [binding for binding in wanted if binding in existing]
         if not present or dry_run:
             return present

@@ -34,3 +34,9 @@ def targeted_minions(opts, tgt, tgt_type):
     import salt.utils.minions
 
     return sorted(salt.utils.minions.CkMinions(opts).check_minions(tgt, tgt_type)["minions"])
+
+
+def fail(context, message, **details):
+    """A runner's failure return: ``retcode`` 1 (so orchestration sees a failure) plus the reason."""
+    context["retcode"] = 1
+    return {"Error": message, "result": False, **details}
