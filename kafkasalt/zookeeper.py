@@ -1359,7 +1359,7 @@ def _quorum(count: int) -> int:
     return count // 2 + 1
 
 
-def _step(action, minion_id, reason, require_serving, leader_in, wait_for, config):
+def _step(action, minion_id, reason, require_serving, leader_in, wait_for, config, decommission=False):
     return {
         "action": action,
         "minion_id": minion_id,
@@ -1368,6 +1368,9 @@ def _step(action, minion_id, reason, require_serving, leader_in, wait_for, confi
         "require_serving": sorted(require_serving),
         "leader_in": sorted(leader_in),
         "wait_for": wait_for,
+        # A removed member's last step: stopped for good (its service definition and zoo.cfg
+        # go, its data stays), so a reboot cannot bring it back with a stale server list.
+        "decommission": decommission,
     }
 
 
@@ -1377,9 +1380,10 @@ def membership_change_plan(old_model: EnsembleModel, new_model: EnsembleModel, s
     Each step is a dict: ``action`` (``start`` | ``reconfigure`` | ``stop`` | ``replan``),
     ``minion_id``, ``reason``, ``config`` (which server list the member's zoo.cfg must hold:
     ``new``, ``old`` or None), ``require_serving`` (members that must be serving before the
-    step), ``leader_in`` (the leader must be one of these before the step) and ``wait_for``
-    (``serving`` or ``stopped``, to reach before the next step). ``reconfigure`` = write the
-    new zoo.cfg, then restart. ``replan`` = call this function again with fresh statuses.
+    step), ``leader_in`` (the leader must be one of these before the step), ``wait_for``
+    (``serving`` or ``stopped``, to reach before the next step) and ``decommission`` (a removed
+    member's final stop). ``reconfigure`` = write the new zoo.cfg, then restart. ``replan`` =
+    call this function again with fresh statuses (:mod:`kafkasalt.zk_membership` runs them).
 
     ``statuses`` is ``{minion_id: status}`` as for :func:`ensemble_health`; it is needed to
     know the leader. The rules are in :data:`MEMBERSHIP_RULES`. Raises
@@ -1626,6 +1630,7 @@ def _shrink_steps(old_model, new_model, removed, staying, leader, serving):
                     [leader],
                     "stopped",
                     None,
+                    decommission=True,
                 )
             )
             running.discard(mid)
@@ -1669,9 +1674,25 @@ def _shrink_steps(old_model, new_model, removed, staying, leader, serving):
                     staying,
                     "stopped",
                     None,
+                    decommission=True,
                 )
             )
             running.discard(mid)
+        elif not any(step["action"] == "stop" and step["minion_id"] == mid for step in steps):
+            # Already down (R5 lets a dead member be removed): nothing to stop, but its files
+            # must go so that it never starts again with the old list.
+            steps.append(
+                _step(
+                    "stop",
+                    mid,
+                    f"removed member {mid} is down already; its service is removed so it never starts again",
+                    staying,
+                    staying,
+                    "stopped",
+                    None,
+                    decommission=True,
+                )
+            )
     return steps
 
 

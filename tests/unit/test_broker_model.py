@@ -2,6 +2,7 @@
 
 import copy
 import configparser
+import re
 import shlex
 import shutil
 import subprocess
@@ -651,6 +652,9 @@ def test_supervisord_program_parses_with_supervisor(tmp_path):
 
     program = broker.render_supervisord_program(model(), "kafka1", heap_mb=1024, nofile=150000, jmx_agent_path=AGENT,
                                                 user="root")
+    # supervisord insists that the log directory exists; this machine need not have /var/log/kafka.
+    program = re.sub(rf"^((?:stdout|stderr)_logfile=){re.escape(broker.LOG_DIR)}/", rf"\g<1>{tmp_path}/", program,
+                     flags=re.MULTILINE)
     config = tmp_path / "supervisord.conf"
     config.write_text(f"[supervisord]\nlogfile={tmp_path}/sd.log\npidfile={tmp_path}/sd.pid\n\n{program}")
     options = ServerOptions()

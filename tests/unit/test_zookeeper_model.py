@@ -954,6 +954,7 @@ def test_shrink_5_to_3_with_a_staying_leader():
     # After the switch the removed members cannot follow the new leader: only stayers must serve.
     assert plan[3]["require_serving"] == ["kafka1", "kafka2", "kafka3"]
     assert plan[3]["wait_for"] == "stopped"
+    assert [step["decommission"] for step in plan] == [False, False, False, True, True]
 
 
 def test_shrink_5_to_3_hands_leadership_over_first_when_the_leader_goes():
@@ -967,6 +968,8 @@ def test_shrink_5_to_3_hands_leadership_over_first_when_the_leader_goes():
         ("replan", None),
     ]
     assert plan[2]["config"] == "old"
+    # Handing leadership over stops members only for a while: nothing is decommissioned yet.
+    assert not any(step["decommission"] for step in plan)
     assert plan[1]["quorum"] == {"list": "old", "serving_voters": 3, "needed": 3}
     assert plan[2]["leader_in"] == ["kafka1", "kafka2", "kafka3"]
 
@@ -1058,8 +1061,11 @@ def test_shrink_may_remove_a_dead_member():
         ("reconfigure", "kafka2"),
         ("reconfigure", "kafka3"),
         ("stop", "kafka4"),
+        ("stop", "kafka5"),
     ]
     assert plan[0]["quorum"] == {"list": "old", "serving_voters": 3, "needed": 3}
+    # Both removed members are decommissioned, the dead one too: it must never come back.
+    assert [step["decommission"] for step in plan] == [False, False, False, True, True]
 
 
 def test_unchanged_membership_needs_no_plan():
