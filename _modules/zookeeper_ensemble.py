@@ -7,6 +7,7 @@ Pillar: ``zookeeper`` (see ``pillar/kafka.sls.example``) and ``kafka_host:servic
 """
 
 import logging
+import os
 
 from salt.exceptions import CommandExecutionError
 
@@ -124,9 +125,13 @@ def config_files():
 
         salt 'zk*' zookeeper_ensemble.config_files
     """
-    return [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [
-        "/etc/systemd/system/zookeeper.service" if _manager() == "systemd" else "/etc/supervisor/conf.d/zookeeper.conf"
-    ]
+    return [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [_unit_path()]
+
+
+def _unit_path():
+    if _manager() == "systemd":
+        return f"/etc/systemd/system/{SERVICE_NAME}.service"
+    return f"/etc/supervisor/conf.d/{SERVICE_NAME}.conf"
 
 
 def render(name):
@@ -157,13 +162,17 @@ def render(name):
     return renderers[name]()
 
 
-def _member_status(model, member):
+def _probe(address, port):
     try:
-        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(member.address, member.client_port, "srvr"))
-        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(member.address, member.client_port, "mntr"))
+        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(address, port, "srvr"))
+        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(address, port, "mntr"))
     except (zkclient.ZkUnavailable, zkmodel.StatusParseError) as exc:
         return {"serving": False, "error": str(exc)}
     return {"serving": True, **srvr, "mntr": mntr}
+
+
+def _member_status(model, member):
+    return _probe(member.address, member.client_port)
 
 
 def status(member=None):
@@ -231,6 +240,27 @@ def restart():
     except service.ServiceError as exc:
         raise CommandExecutionError(str(exc)) from None
     return {"restarted": True, "pid": svc.main_pid()}
+
+
+def start():
+    """
+    Start this member's service with the files it has (no state run, no file change).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk2' zookeeper_ensemble.start
+    """
+    svc = _service()
+    try:
+        if not svc.running():
+            svc.start()
+        if not svc.wait_running(timeout=30):
+            raise service.ServiceError(f"{SERVICE_NAME} did not stay running after start")
+    except service.ServiceError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return {"started": True, "pid": svc.main_pid()}
 
 
 def stop():
@@ -345,10 +375,40 @@ def znode_ensure(path, acl, data=None, dry_run=False):
     return changes
 
 
+def _deployed_config():
+    """The keys of this host's zoo.cfg that say which member it is; None without a zoo.cfg."""
+    config = f"{CONFIG_DIR}/zoo.cfg"
+    if not os.path.exists(config):
+        return None
+    keys, servers = {}, {}
+    with open(config) as fh:
+        for line in fh:
+            key, _, value = line.strip().partition("=")
+            if key.startswith("server.") and key[7:].isdigit():
+                servers[int(key[7:])] = value.split(";")[0]
+            elif key in ("dataDir", "clientPort", "clientPortAddress"):
+                keys[key] = value
+    myid = None
+    if keys.get("dataDir"):
+        try:
+            with open(os.path.join(keys["dataDir"], "myid")) as fh:
+                myid = int(fh.read().strip())
+        except (OSError, ValueError):
+            pass
+    port = keys.get("clientPort", "")
+    return {
+        "myid": myid,
+        "servers": servers,
+        "client_address": keys.get("clientPortAddress", "127.0.0.1"),
+        "client_port": int(port) if port.isdigit() else None,
+    }
+
+
 def deployed():
     """
-    What this host runs as a ZooKeeper member according to its files (not pillar): its myid and
-    the server list in zoo.cfg. ``None`` when the host is not a member.
+    What this host runs as a ZooKeeper member according to its files (not pillar): its myid,
+    the server list in zoo.cfg and its client endpoint. ``None`` when the host is not a member
+    (never deployed, or decommissioned).
 
     CLI Example:
 
@@ -356,24 +416,48 @@ def deployed():
 
         salt '*' zookeeper_ensemble.deployed
     """
-    import os
+    return _deployed_config()
 
+
+def local_status():
+    """
+    Status of the ZooKeeper process on this host, found through its own zoo.cfg rather than
+    pillar, so it also answers for a member that pillar no longer lists (membership changes).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' zookeeper_ensemble.local_status
+    """
+    files = _deployed_config()
+    if not files or not files["client_port"]:
+        return {"serving": False, "error": "no ZooKeeper member deployed on this host"}
+    return dict(_probe(files["client_address"], files["client_port"]), myid=files["myid"])
+
+
+def decommission():
+    """
+    Take this host out of the ensemble for good, after the others no longer list it: stop the
+    service, remove its systemd unit or supervisord program, and move zoo.cfg aside (to
+    ``zoo.cfg.decommissioned``) so neither a reboot nor a state run brings the member back with a
+    stale server list. The data and transaction-log directories are kept. The membership
+    orchestration calls this as a removed member's last step.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'zk5' zookeeper_ensemble.decommission
+    """
+    changes = {}
+    try:
+        if _service().unregister(_unit_path()):
+            changes["service"] = f"removed {_unit_path()}"
+    except service.ServiceError as exc:
+        raise CommandExecutionError(str(exc)) from None
     config = f"{CONFIG_DIR}/zoo.cfg"
-    if not os.path.exists(config):
-        return None
-    servers, data_dir = {}, None
-    with open(config) as fh:
-        for line in fh:
-            key, _, value = line.strip().partition("=")
-            if key.startswith("server.") and key[7:].isdigit():
-                servers[int(key[7:])] = value.split(";")[0]
-            elif key == "dataDir":
-                data_dir = value
-    myid = None
-    if data_dir:
-        try:
-            with open(os.path.join(data_dir, "myid")) as fh:
-                myid = int(fh.read().strip())
-        except (OSError, ValueError):
-            pass
-    return {"myid": myid, "servers": servers}
+    if os.path.exists(config):
+        os.replace(config, config + ".decommissioned")
+        changes["zoo.cfg"] = f"moved to {config}.decommissioned"
+    return changes

@@ -7,6 +7,7 @@
     salt-run zookeeper_ensemble.plan
     salt-run zookeeper_ensemble.health
     salt-run zookeeper_ensemble.roll
+    salt-run zookeeper_ensemble.change_membership test=True
 """
 
 import logging
@@ -15,6 +16,7 @@ import time
 
 try:
     from kafkasalt import saltglue
+    from kafkasalt import zk_membership as zm
     from kafkasalt import zookeeper as zkmodel
     from kafkasalt.errors import PillarError, PillarErrors
 
@@ -78,13 +80,18 @@ def plan(tgt="*", tgt_type="glob"):
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     change = membership_plan(tgt=tgt, tgt_type=tgt_type)
-    if change.get("steps") or change.get("refused"):
-        return saltglue.fail(__context__, "the pillar changes the ensemble's members; zookeeper.deploy does not rewrite every "
-                     "member's server list at once. " + change["comment"], membership=change)
+    if change.get("refused"):
+        return saltglue.fail(__context__, change["comment"], membership=change)
+    comment = f"pillar valid: {model.size} members, quorum {model.quorum_size}"
+    if change.get("change"):
+        comment += "; " + change["comment"]
     return {
         "result": True,
         "changes": {},
-        "comment": f"pillar valid: {model.size} members, quorum {model.quorum_size}",
+        "comment": comment,
+        # zookeeper.deploy runs change_membership first: never every member's list at once.
+        "membership_change": bool(change.get("change")),
+        "membership_steps": change.get("described", []),
         "members": [m.minion_id for m in model.members],
         "myids": {m.minion_id: m.myid for m in model.members},
         "quorum_size": model.quorum_size,
@@ -213,11 +220,35 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     return report
 
 
+def _statuses(hosts):
+    """Each host's own status (read through its zoo.cfg, so removed members answer too)."""
+    replies = saltglue.cmd(__opts__, hosts, "zookeeper_ensemble.local_status", tgt_type="list", timeout=15)
+    return {
+        host: replies[host] if isinstance(replies.get(host), dict) else {"serving": False, "error": "minion did not answer"}
+        for host in hosts
+    }
+
+
+def _membership_change(model, tgt, tgt_type):
+    """``(plan, hosts)``: the change from what the hosts run to ``model``, and every host involved."""
+    deployed = saltglue.cmd(__opts__, tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
+    reference = __salt__["pillar.show_pillar"](model.minion_ids[0]).get("zookeeper") or {}
+    running = zm.deployed_hosts(deployed)
+    hosts = sorted(set(running) | set(model.minion_ids))
+    if not running:
+        return zm.plan_change(model, reference, deployed, {}), hosts
+    statuses = _statuses(hosts)
+    change = zm.plan_change(model, reference, deployed, statuses)
+    hosts = sorted(set(hosts) | set(change["old_members"]))
+    return change, hosts
+
+
 def membership_plan(tgt="*", tgt_type="glob"):
     """
-    Compare the members running now (their zoo.cfg and myid files) with the pillar and, when they
-    differ, return the steps that add or remove members while keeping quorum at every step
-    (static ensemble, no dynamic reconfig), or the reasons such a change is refused.
+    Compare what the members run now (their zoo.cfg and myid files, the leader's server list
+    first) with the pillar and, when they differ, return the steps that add or remove members
+    while keeping quorum at every step (static ensemble, no dynamic reconfig), or the reasons
+    such a change is refused.
 
     CLI Example:
 
@@ -226,23 +257,116 @@ def membership_plan(tgt="*", tgt_type="glob"):
         salt-run zookeeper_ensemble.membership_plan
     """
     model = _load(tgt, tgt_type)
-    replies = saltglue.cmd(__opts__, tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
-    running = {m: r for m, r in replies.items() if isinstance(r, dict) and r.get("myid")}
-    if not running or {m for m in running} == set(model.minion_ids):
-        return {"result": True, "steps": [], "comment": "members unchanged"}
-    old_members = {}
-    for minion, reply in running.items():
-        line = reply["servers"].get(reply["myid"], "")
-        address = line.rsplit(":", 2)[0].strip("[]") if line else None
-        old_members[minion] = {"myid": reply["myid"], "address": address}
-    reference = __salt__["pillar.show_pillar"](model.minion_ids[0]).get("zookeeper") or {}
     try:
-        old_model = zkmodel.EnsembleModel.from_pillar(dict(reference, members=old_members, allow_single_member=True))
-        statuses = _ask_health(sorted(running)).get("members", {})
-        steps = zkmodel.membership_change_plan(old_model, model, statuses)
-    except (PillarError, PillarErrors) as exc:
+        change, _ = _membership_change(model, tgt, tgt_type)
+    except (PillarError, PillarErrors, zm.MembershipError) as exc:
         return {"result": False, "refused": str(exc), "steps": [],
-                "comment": f"membership change {sorted(running)} -> {model.minion_ids} refused: {exc}"}
-    described = [f"{i}. {s['action']} {s['minion_id']}: {s['reason']}" for i, s in enumerate(steps, 1)]
-    return {"result": True, "steps": steps,
-            "comment": f"membership change {sorted(running)} -> {model.minion_ids}; steps: " + " | ".join(described)}
+                "comment": f"membership change to {model.minion_ids} refused: {exc}"}
+    if not change["change"]:
+        return {"result": True, "change": False, "steps": [], "comment": "members unchanged"}
+    described = zm.describe(change["steps"])
+    return {"result": True, "change": True, "steps": change["steps"], "described": described,
+            "from": change["old_members"], "to": change["new_members"],
+            "comment": f"membership change {change['old_members']} -> {change['new_members']}: " + " | ".join(described)}
+
+
+class _MinionDriver:
+    """What :func:`kafkasalt.zk_membership.execute` asks of the hosts, done through the minions."""
+
+    def __init__(self, opts):
+        self.opts = opts
+
+    def _call(self, minion, fun, arg=(), timeout=120):
+        reply = saltglue.cmd(self.opts, minion, fun, arg=arg, timeout=timeout).get(minion)
+        if not isinstance(reply, (dict, bool)) or reply is False:
+            raise zm.MembershipError(f"{fun} on {minion} failed: {reply!r}")
+        return reply
+
+    def statuses(self, hosts):
+        return _statuses(hosts)
+
+    def converge(self, minion):
+        reply = self._call(minion, "state.apply", ["zookeeper"], timeout=600)
+        failed = [f"{v.get('__id__')}: {v.get('comment')}" for v in reply.values()
+                  if isinstance(v, dict) and v.get("result") is False]
+        if failed:
+            raise zm.MembershipError(f"state zookeeper on {minion} failed: {'; '.join(failed)}")
+        return sorted(v["__id__"] for v in reply.values() if isinstance(v, dict) and v.get("changes"))
+
+    def restart_pending(self, minion):
+        reply = self._call(minion, "zookeeper_ensemble.restart_pending")
+        return reply.get("changed_files") or []
+
+    def restart(self, minion):
+        self._call(minion, "zookeeper_ensemble.restart")
+
+    def start(self, minion):
+        self._call(minion, "zookeeper_ensemble.start")
+
+    def stop(self, minion):
+        self._call(minion, "zookeeper_ensemble.stop")
+
+    def decommission(self, minion):
+        reply = self._call(minion, "zookeeper_ensemble.decommission")
+        return reply if isinstance(reply, dict) else {}
+
+    def event(self, tag, data):
+        saltglue.fire(self.opts, f"{EVENT_PREFIX}/membership/{tag}", data)
+
+
+def change_membership(timeout=120, test=False, tgt="*", tgt_type="glob"):
+    """
+    Add or remove ensemble members as the pillar now says, one member at a time, keeping a
+    quorum at every step: grow by starting the new members and then restarting the old ones
+    with the new server list (the leader last); shrink by restarting the staying members with
+    the new list (the leader last, after handing leadership over if it is being removed) and
+    then decommissioning the removed members (service removed, zoo.cfg moved aside, data kept).
+    Before each step the members it needs must serve and the leader must be where the plan
+    expects it; after it, the member must serve (or have stopped) within ``timeout`` seconds.
+    A halted change stops where it is; a re-run plans again from the leader's server list and
+    goes on.
+
+    test
+        Only report the steps and the reason for each.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.change_membership test=True
+        salt-run zookeeper_ensemble.change_membership
+    """
+    try:
+        model = _load(tgt, tgt_type)
+        change, hosts = _membership_change(model, tgt, tgt_type)
+    except (PillarError, PillarErrors, zm.MembershipError) as exc:
+        return saltglue.fail(__context__, f"membership change refused: {exc}")
+    if not change["change"]:
+        return {"result": True, "changes": {}, "comment": "members unchanged"}
+    described = zm.describe(change["steps"])
+    summary = f"{', '.join(change['old_members'])} -> {', '.join(change['new_members'])}"
+    if test:
+        return {"result": None, "changes": {"from": change["old_members"], "to": change["new_members"],
+                                            "steps": described},
+                "comment": f"would change the members {summary} in {len(described)} steps"}
+
+    def replan():
+        return _membership_change(model, tgt, tgt_type)[0]["steps"]
+
+    started = time.monotonic()
+    timing = zm.Timing(gate_timeout=30, step_timeout=float(timeout))
+    try:
+        report = zm.execute(change["steps"], _MinionDriver(__opts__), replan, hosts, final_model=model, timing=timing)
+    except (zm.MembershipError, PillarError, PillarErrors) as exc:
+        done = getattr(exc, "report", {}).get("steps", [])
+        return saltglue.fail(__context__, f"membership change {summary} halted: {exc}", completed=done,
+                             plan=described)
+    took = round(time.monotonic() - started, 2)
+    saltglue.fire(__opts__, f"{EVENT_PREFIX}/membership/done", {"seconds": took, "to": change["new_members"]})
+    order = [f"{s['action']} {s['member']}" for s in report["steps"]]
+    return {
+        "result": True,
+        "changes": {"from": change["old_members"], "to": change["new_members"], "steps": report["steps"],
+                    "replans": report["replans"], "seconds": took},
+        "comment": f"members {summary} in {took}s: {', '.join(order)}",
+    }

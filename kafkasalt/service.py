@@ -100,6 +100,26 @@ class Service:
             _run(["supervisorctl", "reread"])
             _run(["supervisorctl", "add", self.name])
 
+    def unregister(self, definition_path):
+        """Stop the service and remove it from its manager for good (a decommissioned member):
+        the unit or program file goes, so neither a reboot nor a supervisord restart starts it.
+        Returns whether anything was removed."""
+        removed = False
+        if self.running():
+            self.stop()
+        if self.manager == "systemd":
+            if self.registered():
+                _run(["systemctl", "disable", self.name], check=False)
+        if os.path.exists(definition_path):
+            os.remove(definition_path)
+            removed = True
+        if self.manager == "systemd":
+            _run(["systemctl", "daemon-reload"], check=False)
+        elif self.registered() or removed:
+            _run(["supervisorctl", "reread"], check=False)
+            _run(["supervisorctl", "remove", self.name], check=False)
+        return removed
+
     def restart(self):
         """Restart with the current definition (a changed unit or program is re-read first)."""
         if self.manager == "systemd":

@@ -31,6 +31,9 @@ VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 DEFAULT_ROOT = os.environ.get("KAFKASALT_LAB", os.path.join(REPO, ".lab"))
 
 HOSTS = {"kafka1": "127.0.0.11", "kafka2": "127.0.0.12", "kafka3": "127.0.0.13"}
+# Hosts that join only when a test adds them (ZooKeeper membership changes: 3 -> 5 -> 3). The lab
+# pillar never names them; a test's override pillar does.
+SPARE_HOSTS = {"zk4": "127.0.0.14", "zk5": "127.0.0.15"}
 MASTER_ADDRESS = "127.0.0.1"
 # Uncommon ports so a lab never meets a real master on this machine.
 PUBLISH_PORT = 45505
@@ -132,7 +135,9 @@ class Lab:
 
     def __init__(self, root=DEFAULT_ROOT, hosts=None):
         self.root = os.path.abspath(root)
-        self.hosts = dict(hosts or HOSTS)
+        # The cluster hosts shape the lab pillar; ``hosts`` also holds spares while they run.
+        self.cluster_hosts = dict(hosts or HOSTS)
+        self.hosts = dict(self.cluster_hosts)
         self.master_dir = os.path.join(self.root, "master")
         self.master_conf_dir = os.path.join(self.master_dir, "conf")
         self.pillar_dir = os.path.join(self.root, "pillar")
@@ -233,17 +238,46 @@ class Lab:
             "grains": {"lab_address": self.hosts[host]},
         }
 
+    def _write_host_config(self, host):
+        self._write(os.path.join(self.minion_conf_dir(host), "minion"), yaml.safe_dump(self._minion_config(host)))
+        for private in PRIVATE_PATHS:
+            os.makedirs(self.host_path(host, private), exist_ok=True)
+        self._write(self.host_path(host, "/etc/supervisor/supervisord.conf"), SUPERVISORD_CONF.format(host=host))
+        os.makedirs(self.host_path(host, "/etc/supervisor/conf.d"), exist_ok=True)
+
     def write_config(self):
         os.makedirs(os.path.join(self.master_dir, "var", "cache", "salt", "master", "proc"), exist_ok=True)
         self._write_formula()
         self._write(os.path.join(self.master_conf_dir, "master"), yaml.safe_dump(self._master_config()))
         for host in self.hosts:
-            self._write(os.path.join(self.minion_conf_dir(host), "minion"), yaml.safe_dump(self._minion_config(host)))
-            for private in PRIVATE_PATHS:
-                os.makedirs(self.host_path(host, private), exist_ok=True)
-            self._write(self.host_path(host, "/etc/supervisor/supervisord.conf"), SUPERVISORD_CONF.format(host=host))
-            os.makedirs(self.host_path(host, "/etc/supervisor/conf.d"), exist_ok=True)
+            self._write_host_config(host)
         self.write_pillar()
+
+    def add_hosts(self, hosts):
+        """Boot extra bare hosts (``{name: address}``) into the running lab, synced and with pillar."""
+        for host, address in hosts.items():
+            self.hosts[host] = address
+            self._write_host_config(host)
+            self.start_minion(host)
+        self.wait_for_minions()
+        targets = ",".join(hosts)
+        self.salt(targets, "saltutil.sync_all", "--out=quiet", "-L")
+        self.salt(targets, "saltutil.refresh_pillar", "wait=True", "--out=quiet", "-L")
+
+    def remove_hosts(self, names):
+        """Power extra hosts off and forget them (their minion keys too), as if they never were."""
+        for host in names:
+            self.stop_host(host)
+            _run([os.path.join(VENV_BIN, "salt-key"), "-c", self.master_conf_dir, "-d", host, "-y"],
+                 check=False, env=self.env())
+            self.hosts.pop(host, None)
+            shutil.rmtree(self.host_dir(host), ignore_errors=True)
+
+    def _hosts_on_disk(self):
+        try:
+            return sorted(os.listdir(os.path.join(self.root, "hosts")))
+        except FileNotFoundError:
+            return []
 
     @property
     def override_file(self):
@@ -278,7 +312,7 @@ class Lab:
         self._write(os.path.join(self.pillar_dir, "top.sls"), yaml.safe_dump(top))
         if not os.path.exists(self.override_file):
             self._write(self.override_file, "{}\n", mode=0o600)
-        pillar = lab_pillar(self.hosts, manifest, self.lab_secrets())
+        pillar = lab_pillar(self.cluster_hosts, manifest, self.lab_secrets())
         self._write(os.path.join(self.pillar_dir, "lab.sls"), yaml.safe_dump(pillar, sort_keys=False), mode=0o600)
 
     # ----------------------------------------------------------------- processes
@@ -395,7 +429,8 @@ class Lab:
                 os.kill(pid, signal.SIGKILL)
 
     def down(self, purge=False):
-        for host in self.hosts:
+        # Spare hosts a test added (and maybe left running) are found on disk.
+        for host in sorted(set(self.hosts) | set(self._hosts_on_disk())):
             self.stop_host(host)
         pid = _read_pid(self.master_pidfile)
         if pid:

@@ -1,6 +1,7 @@
 # salt-run state.orchestrate zookeeper.deploy
-# Validate on the master, converge every member (never restarting), wait for quorum, secure the
-# root znode, then roll pending restarts one member at a time: followers first, leader last.
+# Validate on the master, carry out a membership change step by step when pillar adds or
+# removes members, converge every member (never restarting), wait for quorum, secure the root
+# znode, then roll pending restarts one member at a time: followers first, leader last.
 {%- set plan = salt['saltutil.runner']('zookeeper_ensemble.plan') %}
 {%- if not plan.get('result') %}
 zookeeper-pillar-invalid:
@@ -8,12 +9,27 @@ zookeeper-pillar-invalid:
     - name: {{ plan.get('Error', 'zookeeper pillar could not be validated') | yaml_encode }}
     - failhard: True
 {%- else %}
+{%- if plan.membership_change %}
+
+{#- Members added or removed: one member at a time, keeping quorum (never every member's
+    server list at once, which could let two halves elect two leaders). #}
+zookeeper-membership:
+  kafka_orchestrate.runner:
+    - name: zookeeper_ensemble.change_membership
+    - plans: True
+    - failhard: True
+{%- endif %}
+
 zookeeper-members:
   salt.state:
     - tgt: {{ plan.members | join(',') }}
     - tgt_type: list
     - sls: zookeeper
     - failhard: True
+{%- if plan.membership_change %}
+    - require:
+      - zookeeper-membership
+{%- endif %}
 
 zookeeper-quorum:
   kafka_orchestrate.runner:

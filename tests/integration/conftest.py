@@ -8,6 +8,7 @@ Modules run in name order: ZooKeeper, the Kafka deploy, day-2 management, rollin
 
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -120,3 +121,72 @@ def pillar_override(lab):
 def host_file(lab, host, path):
     real = lab.host_path(host, path)
     return real if os.path.exists(real) else None
+
+
+ZK_CONNECT = "127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181"
+
+
+class ZkWriter:
+    """A SASL kazoo client creating one znode every 50 ms under ``path`` until stopped, retrying
+    through connection loss, so a test can prove that no acknowledged write was lost and measure
+    the longest pause in acknowledgements."""
+
+    def __init__(self, super_password, path, hosts=ZK_CONNECT):
+        self.password, self.path, self.hosts = super_password, path, hosts
+        self.acked, self.failed, self.ack_times = [], [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _client(self):
+        from kazoo.client import KazooClient
+
+        return KazooClient(hosts=self.hosts, timeout=10,
+                           sasl_options={"mechanism": "DIGEST-MD5", "username": "super", "password": self.password},
+                           connection_retry={"max_tries": -1, "delay": 0.2, "max_delay": 1})
+
+    def _run(self):
+        from kazoo.exceptions import NodeExistsError
+
+        client = self._client()
+        client.start(timeout=15)
+        client.ensure_path(self.path)
+        n = 0
+        while not self._stop.is_set():
+            try:
+                client.retry(client.create, f"{self.path}/w{n:06d}", b"x")
+                self.acked.append(n)
+                self.ack_times.append(time.monotonic())
+            except NodeExistsError:
+                self.acked.append(n)  # applied, but the reply was lost with the connection; the retry found it
+                self.ack_times.append(time.monotonic())
+            except Exception as exc:  # counted: a write the ensemble did not acknowledge
+                self.failed.append((n, repr(exc)))
+            n += 1
+            time.sleep(0.05)
+        client.stop()
+        client.close()
+
+    def __enter__(self):
+        self._thread.start()
+        time.sleep(2)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(2)
+        self._stop.set()
+        self._thread.join(30)
+
+    @property
+    def longest_pause(self):
+        """Seconds of the longest gap between two acknowledged writes."""
+        gaps = [b - a for a, b in zip(self.ack_times, self.ack_times[1:])]
+        return max(gaps, default=0.0)
+
+    def lost(self):
+        """Acknowledged writes that the ensemble no longer has (read back, then cleaned up)."""
+        from kafkasalt import zkclient
+
+        with zkclient.session(self.hosts, "super", self.password) as client:
+            stored = {int(name[1:]) for name in client.get_children(self.path)}
+            client.delete(self.path, recursive=True)
+        return sorted(set(self.acked) - stored)

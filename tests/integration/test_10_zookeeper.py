@@ -1,7 +1,6 @@
 """ZooKeeper ensemble on the lab: from bare hosts, secured, idempotent, rolled safely."""
 
 import os
-import threading
 import time
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from tests.conftest import bench
 
 from kafkasalt import zkclient
-from tests.integration.conftest import host_file
+from tests.integration.conftest import ZK_CONNECT, ZkWriter, host_file
 
 pytestmark = pytest.mark.lab
 
@@ -66,14 +65,10 @@ def test_second_run_changes_nothing(orchestrate):
     bench(f"zookeeper: idempotent re-run {run.seconds:.1f}s, 0 changes")
 
 
-def _connect_string():
-    return "127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181"
-
-
 def test_anonymous_client_cannot_write(lab):
     from kazoo.client import KazooClient
 
-    client = KazooClient(hosts=_connect_string(), timeout=5)
+    client = KazooClient(hosts=ZK_CONNECT, timeout=5)
     try:
         client.start(timeout=10)
         with pytest.raises(Exception):
@@ -83,15 +78,15 @@ def test_anonymous_client_cannot_write(lab):
     finally:
         client.stop()
         client.close()
-    with zkclient.session(_connect_string(), "super", lab.lab_secrets()["zk_super"]) as client:
+    with zkclient.session(ZK_CONNECT, "super", lab.lab_secrets()["zk_super"]) as client:
         assert not client.exists("/anonymous-write")
 
 
 def test_sasl_user_with_right_password_works_wrong_password_refused(lab_secrets):
-    with zkclient.session(_connect_string(), "kafka", lab_secrets["zk_kafka"]) as client:
+    with zkclient.session(ZK_CONNECT, "kafka", lab_secrets["zk_kafka"]) as client:
         assert client.exists("/") is not None
     with pytest.raises(zkclient.ZkUnavailable):
-        with zkclient.session(_connect_string(), "kafka", "not-the-password", timeout=5):
+        with zkclient.session(ZK_CONNECT, "kafka", "not-the-password", timeout=5):
             pass
 
 
@@ -102,50 +97,18 @@ def test_root_acl_lets_only_authenticated_principals_write(lab):
 
 def test_config_change_rolls_followers_then_leader_without_losing_writes(lab, orchestrate, pillar_override, lab_secrets):
     leader_before = lab.salt_json("kafka1", "zookeeper_ensemble.health")["kafka1"]["leader"]
-    acked, failed, stop = [], [], threading.Event()
-
-    def writer():
-        from kazoo.client import KazooClient
-        from kazoo.exceptions import NodeExistsError
-
-        client = KazooClient(hosts=_connect_string(), timeout=10,
-                             sasl_options={"mechanism": "DIGEST-MD5", "username": "super", "password": lab_secrets["zk_super"]},
-                             connection_retry={"max_tries": -1, "delay": 0.2, "max_delay": 1})
-        client.start(timeout=15)
-        client.ensure_path("/roll-test")
-        n = 0
-        while not stop.is_set():
-            try:
-                client.retry(client.create, f"/roll-test/w{n:06d}", b"x")
-                acked.append(n)
-            except NodeExistsError:
-                acked.append(n)  # applied, but the reply was lost with the connection; the retry found it
-            except Exception as exc:  # counted: a write the ensemble did not acknowledge
-                failed.append((n, repr(exc)))
-            n += 1
-            time.sleep(0.05)
-        client.stop()
-        client.close()
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    time.sleep(2)
-    pillar_override({"zookeeper": {"config": {"tickTime": 2500}}})
-    run = orchestrate("zookeeper.deploy")
-    time.sleep(2)
-    stop.set()
-    thread.join(30)
+    with ZkWriter(lab_secrets["zk_super"], "/roll-test") as writer:
+        pillar_override({"zookeeper": {"config": {"tickTime": 2500}}})
+        run = orchestrate("zookeeper.deploy")
     assert run.succeeded, run.text()[-3000:]
     roll = run.steps["zookeeper-roll"]["changes"]
     assert len(roll["restarted"]) == 3
     assert roll["restarted"][-1] == leader_before, roll
     per_member = roll["seconds"]
-    bench(f"zookeeper roll: {per_member} (s per member), writes acked {len(acked)}, failed {len(failed)}")
-    with zkclient.session(_connect_string(), "super", lab_secrets["zk_super"]) as client:
-        stored = {int(name[1:]) for name in client.get_children("/roll-test")}
-        client.delete("/roll-test", recursive=True)
-    assert set(acked) <= stored, "an acknowledged write was lost"
-    assert not failed, failed[:5]
+    bench(f"zookeeper roll: {per_member} (s per member), writes acked {len(writer.acked)}, "
+          f"failed {len(writer.failed)}, longest pause {writer.longest_pause:.1f}s")
+    assert writer.lost() == [], "an acknowledged write was lost"
+    assert not writer.failed, writer.failed[:5]
 
 
 def test_killed_member_makes_ensemble_degraded_with_quorum_held(lab):
