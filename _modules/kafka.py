@@ -355,7 +355,10 @@ def bootstrap_plan():
 
 def _zk_super_session():
     zk = _zookeeper_model()
-    return _zkclient.session(zk.connect_string, "super", zk.super_password.reveal())
+    tls = None
+    if zk.tls.enabled:  # the files come from the zookeeper.tls SLS, included by kafka
+        tls = _zkclient.TlsFiles(ca=_zookeeper.TRUSTSTORE_PATH, keystore=_zookeeper.CLIENT_KEYSTORE_PATH)
+    return _zkclient.session(zk.connect_string, "super", zk.super_password.reveal(), tls=tls)
 
 
 def _zk_acl(model):

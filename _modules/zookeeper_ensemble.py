@@ -68,6 +68,61 @@ def _member(model, minion_id=None):
         raise CommandExecutionError(f"minion {minion_id} is not in pillar zookeeper:members") from None
 
 
+def _tls_files(model):
+    """The formula's own TLS client files when the ensemble's clients use TLS."""
+    if not model.tls.enabled:
+        return None
+    return zkclient.TlsFiles(ca=zkmodel.TRUSTSTORE_PATH, keystore=zkmodel.CLIENT_KEYSTORE_PATH)
+
+
+def _tls_pillar(part):
+    tls = __pillar__.get("zookeeper_tls") or {}
+    if tls.get("error"):
+        raise CommandExecutionError(tls["error"])
+    value = tls.get(part)
+    if not value:
+        raise CommandExecutionError(
+            f"pillar zookeeper_tls:{part} is missing: zookeeper:tls:enabled needs the kafka_pki ext_pillar on the master")
+    return value
+
+
+def _keystore(part):
+    from kafkasalt import pki  # cryptography is only needed where TLS files are written
+
+    material = _tls_pillar(part)
+    return pki.pem_keystore(material["key"], material["cert"], _tls_pillar("ca_cert"))
+
+
+def _transition():
+    """An intermediate quorum-TLS step passed by the runner as pillar (never kept in pillar files)."""
+    transition = __pillar__.get("zookeeper_transition")
+    if transition is None:
+        return None
+    if not isinstance(transition, dict) or not isinstance(transition.get("ssl_quorum"), bool):
+        raise CommandExecutionError("pillar zookeeper_transition must be {ssl_quorum: true|false}")
+    return {"ssl_quorum": transition["ssl_quorum"]}
+
+
+def tls_plan():
+    """
+    Which ZooKeeper TLS files this minion needs: the CA and the formula's client keystore on
+    every minion that talks to the ensemble, the member keystore on members. Non-secret.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' zookeeper_ensemble.tls_plan
+    """
+    model = _model()
+    return {
+        "enabled": model.tls.enabled,
+        "member": model.is_member(__opts__["id"]),
+        "dir": zkmodel.TLS_DIR,
+        "user": zkmodel.SERVICE_USER,
+    }
+
+
 def validate():
     """
     Validate the ``zookeeper`` pillar as this minion sees it; raise with every problem found.
@@ -125,7 +180,11 @@ def config_files():
 
         salt 'zk*' zookeeper_ensemble.config_files
     """
-    return [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [_unit_path()]
+    files = [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [_unit_path()]
+    if _model().tls.enabled:
+        # A renewed certificate or CA is read at start only.
+        files += [zkmodel.MEMBER_KEYSTORE_PATH, zkmodel.TRUSTSTORE_PATH]
+    return files
 
 
 def _unit_path():
@@ -137,8 +196,9 @@ def _unit_path():
 def render(name):
     """
     Render one managed file for this member. ``name`` is one of zoo.cfg, myid, jaas.conf,
-    java.args, systemd, supervisord. jaas.conf and java.args carry secrets: the SLS writes them
-    through a template with ``show_changes: False``.
+    java.args, systemd, supervisord, tls/ca.pem, tls/member.pem, tls/client.pem. jaas.conf,
+    java.args and the keystores carry secrets: the SLS writes them through a template with
+    ``show_changes: False``.
 
     CLI Example:
 
@@ -147,10 +207,16 @@ def render(name):
         salt 'zk1' zookeeper_ensemble.render zoo.cfg
     """
     model = _model()
+    if name == "tls/client.pem" or name == "tls/ca.pem":
+        # Every minion that talks to the ensemble needs these, members or not.
+        return _tls_pillar("ca_cert") if name == "tls/ca.pem" else _keystore("client")
     minion_id = _member(model).minion_id
     install_dir = model.install_dir
     renderers = {
-        "zoo.cfg": lambda: zkmodel.render_zoo_cfg(model, minion_id),
+        "zoo.cfg": lambda: zkmodel.render_zoo_cfg(model, minion_id, _transition()),
+        "tls/ca.pem": lambda: _tls_pillar("ca_cert"),
+        "tls/member.pem": lambda: _keystore("member"),
+        "tls/client.pem": lambda: _keystore("client"),
         "myid": lambda: zkmodel.render_myid(model, minion_id),
         "jaas.conf": lambda: zkmodel.render_jaas(model),
         "java.args": lambda: zkmodel.render_java_args(model, minion_id, install_dir),
@@ -162,17 +228,21 @@ def render(name):
     return renderers[name]()
 
 
-def _probe(address, port):
+def _probe(address, port, tls=None):
     try:
-        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(address, port, "srvr"))
-        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(address, port, "mntr"))
+        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(address, port, "srvr", tls=tls))
+        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(address, port, "mntr", tls=tls))
     except (zkclient.ZkUnavailable, zkmodel.StatusParseError) as exc:
         return {"serving": False, "error": str(exc)}
     return {"serving": True, **srvr, "mntr": mntr}
 
 
 def _member_status(model, member):
-    return _probe(member.address, member.client_port)
+    # The plaintext port while it is open: it answers throughout a switch to TLS, before the
+    # member has restarted with its TLS port.
+    if model.tls.plaintext_clients:
+        return _probe(member.address, member.client_port)
+    return _probe(member.address, member.secure_client_port, _tls_files(model))
 
 
 def status(member=None):
@@ -295,7 +365,7 @@ def kill():
 
 
 def _super_session(model):
-    return zkclient.session(model.connect_string, SUPER_USER, model.super_password.reveal())
+    return zkclient.session(model.connect_string, SUPER_USER, model.super_password.reveal(), tls=_tls_files(model))
 
 
 def znode_get(path):
@@ -386,7 +456,8 @@ def _deployed_config():
             key, _, value = line.strip().partition("=")
             if key.startswith("server.") and key[7:].isdigit():
                 servers[int(key[7:])] = value.split(";")[0]
-            elif key in ("dataDir", "clientPort", "clientPortAddress"):
+            elif key in ("dataDir", "clientPort", "clientPortAddress", "secureClientPort", "secureClientPortAddress",
+                         "sslQuorum", "portUnification"):
                 keys[key] = value
     myid = None
     if keys.get("dataDir"):
@@ -395,12 +466,15 @@ def _deployed_config():
                 myid = int(fh.read().strip())
         except (OSError, ValueError):
             pass
-    port = keys.get("clientPort", "")
+    port, secure_port = keys.get("clientPort", ""), keys.get("secureClientPort", "")
     return {
         "myid": myid,
         "servers": servers,
-        "client_address": keys.get("clientPortAddress", "127.0.0.1"),
+        "client_address": keys.get("clientPortAddress") or keys.get("secureClientPortAddress", "127.0.0.1"),
         "client_port": int(port) if port.isdigit() else None,
+        "secure_client_port": int(secure_port) if secure_port.isdigit() else None,
+        "ssl_quorum": keys.get("sslQuorum") == "true",
+        "port_unification": keys.get("portUnification") == "true",
     }
 
 
@@ -431,9 +505,14 @@ def local_status():
         salt '*' zookeeper_ensemble.local_status
     """
     files = _deployed_config()
-    if not files or not files["client_port"]:
+    if not files or not (files["client_port"] or files["secure_client_port"]):
         return {"serving": False, "error": "no ZooKeeper member deployed on this host"}
-    return dict(_probe(files["client_address"], files["client_port"]), myid=files["myid"])
+    if files["client_port"]:
+        reply = _probe(files["client_address"], files["client_port"])
+    else:
+        tls = zkclient.TlsFiles(ca=zkmodel.TRUSTSTORE_PATH, keystore=zkmodel.CLIENT_KEYSTORE_PATH)
+        reply = _probe(files["client_address"], files["secure_client_port"], tls)
+    return dict(reply, myid=files["myid"])
 
 
 def decommission():

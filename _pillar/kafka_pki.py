@@ -9,6 +9,10 @@ A broker minion receives ``kafka_tls:broker`` (key + certificate with SANs for i
 minion id); every minion with a ``kafka`` pillar receives ``kafka_tls:client`` (for mTLS admin
 tools) and ``kafka_tls:ca_cert``. Pillar travels encrypted to that minion only, so the private
 keys never appear in SLS, state output or job returns. The CA key never leaves the master.
+
+With ``zookeeper:tls:enabled`` a minion also receives ``zookeeper_tls`` from the same CA: the
+CA, a client certificate, and on ensemble members a member certificate for the quorum and the
+TLS client port.
 """
 
 import ipaddress
@@ -45,12 +49,47 @@ def _is_ip(value):
     return True
 
 
-def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-argument
-    kafka = pillar.get("kafka")
-    if not isinstance(kafka, dict):
+def _store(pillar):
+    # One CA for the whole cluster: brokers must trust the ZooKeeper members' certificates.
+    kafka = pillar.get("kafka") if isinstance(pillar.get("kafka"), dict) else {}
+    return store_for(__opts__, str(kafka.get("cluster_name") or "kafka"))
+
+
+def _zookeeper_tls(minion_id, pillar):
+    """``zookeeper_tls`` for a minion whose zookeeper pillar enables TLS: the CA, a client
+    certificate (the formula's probes and kazoo sessions) and, on members, the member
+    certificate (SANs: its address and minion id) for the quorum and the TLS client port."""
+    zookeeper = pillar.get("zookeeper")
+    tls_settings = zookeeper.get("tls") if isinstance(zookeeper, dict) else None
+    if not (isinstance(tls_settings, dict) and tls_settings.get("enabled") is True):
         return {}
     try:
-        store = store_for(__opts__, str(kafka.get("cluster_name") or "kafka"))
+        store = _store(pillar)
+        tls = {"ca_cert": store.ca_cert()}
+        member = (zookeeper.get("members") or {}).get(minion_id)
+        if isinstance(member, dict) and member.get("address"):
+            address = str(member["address"])
+            names = [minion_id] + ([] if _is_ip(address) else [address])
+            ips = [address] if _is_ip(address) else []
+            key, cert, reason = store.certificate(f"zookeeper-{minion_id}", names, ips, server=True, client=True)
+            if reason:
+                log.info("kafka_pki: issued ZooKeeper member certificate for %s (%s)", minion_id, reason)
+            tls["member"] = {"key": key, "cert": cert}
+        key, cert, _ = store.certificate(f"zkclient-{minion_id}", (), (), server=False, client=True)
+        tls["client"] = {"key": key, "cert": cert}
+    except Exception as exc:  # a broken PKI must not break the minion's whole pillar
+        log.error("kafka_pki: cannot provide ZooKeeper TLS material for %s: %s", minion_id, exc)
+        return {"zookeeper_tls": {"error": f"kafka_pki ext_pillar failed: {exc}"}}
+    return {"zookeeper_tls": tls}
+
+
+def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-argument
+    result = _zookeeper_tls(minion_id, pillar)
+    kafka = pillar.get("kafka")
+    if not isinstance(kafka, dict):
+        return result
+    try:
+        store = _store(pillar)
         tls = {"ca_cert": store.ca_cert()}
         broker = (kafka.get("brokers") or {}).get(minion_id)
         if isinstance(broker, dict) and broker.get("address"):
@@ -68,5 +107,5 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-ar
         tls["client"] = {"key": key, "cert": cert}
     except Exception as exc:  # a broken PKI must not break the minion's whole pillar
         log.error("kafka_pki: cannot provide TLS material for %s: %s", minion_id, exc)
-        return {"kafka_tls": {"error": f"kafka_pki ext_pillar failed: {exc}"}}
-    return {"kafka_tls": tls}
+        return dict(result, kafka_tls={"error": f"kafka_pki ext_pillar failed: {exc}"})
+    return dict(result, kafka_tls=tls)

@@ -82,6 +82,14 @@ def plan(tgt="*", tgt_type="glob"):
     change = membership_plan(tgt=tgt, tgt_type=tgt_type)
     if change.get("refused"):
         return saltglue.fail(__context__, change["comment"], membership=change)
+    deployed = saltglue.cmd(__opts__, model.minion_ids, "zookeeper_ensemble.deployed", tgt_type="list", timeout=30)
+    try:
+        tls_phases = zkmodel.quorum_tls_phases(deployed, model)
+    except PillarError as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    if tls_phases and change.get("change"):
+        return saltglue.fail(__context__, "invalid pillar: pillar key 'zookeeper:tls:enabled': change the members and "
+                                          "switch quorum TLS in two separate runs, one change at a time")
     comment = f"pillar valid: {model.size} members, quorum {model.quorum_size}"
     if change.get("change"):
         comment += "; " + change["comment"]
@@ -92,6 +100,7 @@ def plan(tgt="*", tgt_type="glob"):
         # zookeeper.deploy runs change_membership first: never every member's list at once.
         "membership_change": bool(change.get("change")),
         "membership_steps": change.get("described", []),
+        "quorum_tls_switch": bool(tls_phases),
         "members": [m.minion_id for m in model.members],
         "myids": {m.minion_id: m.myid for m in model.members},
         "quorum_size": model.quorum_size,
@@ -218,6 +227,58 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     report["changes"] = {"restarted": report["restarted"], "order": order, "reasons": reasons, "seconds": report["seconds"]}
     report["comment"] = f"restarted {', '.join(order)} one at a time"
     return report
+
+
+def switch_quorum_tls(timeout=120, test=False, tgt="*", tgt_type="glob"):
+    """
+    Switch quorum TLS on for a running ensemble without losing quorum: ZooKeeper's own
+    procedure of rolling restarts, first with ``portUnification=true`` (quorum ports accept TLS
+    and plaintext peers) keeping the old ``sslQuorum``, then with the new ``sslQuorum``; the
+    final roll without port unification is zookeeper.deploy's ordinary converge and roll. Each
+    roll is gated like :func:`roll`. A halted switch resumes at the phase it reached.
+
+    test
+        Only report the phases.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run zookeeper_ensemble.switch_quorum_tls test=True
+    """
+    try:
+        model = _load(tgt, tgt_type)
+        members = model.minion_ids
+        deployed = saltglue.cmd(__opts__, members, "zookeeper_ensemble.deployed", tgt_type="list", timeout=30)
+        phases = zkmodel.quorum_tls_phases(deployed, model)
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"quorum TLS switch refused: {exc}")
+    if not phases:
+        return {"result": True, "changes": {}, "comment": "no quorum TLS switch pending"}
+    described = [f"roll with portUnification=true and sslQuorum={str(p['ssl_quorum']).lower()}" for p in phases]
+    described.append("final roll without portUnification (zookeeper-members, zookeeper-roll)")
+    if test:
+        return {"result": None, "changes": {"phases": described},
+                "comment": f"would switch quorum TLS in {len(described)} rolls"}
+    report = []
+    for number, phase in enumerate(phases, 1):
+        replies = saltglue.cmd(__opts__, members, "state.apply", ["zookeeper.tls,zookeeper.config"], tgt_type="list",
+                               timeout=300, kwarg={"pillar": {"zookeeper_transition": phase}})
+        failed = {m: r for m, r in replies.items() if not isinstance(r, dict)
+                  or any(isinstance(v, dict) and v.get("result") is False for v in r.values())}
+        missing = sorted(set(members) - set(replies))
+        if failed or missing:
+            return saltglue.fail(__context__, f"phase {number}: writing zoo.cfg failed on {sorted(failed) + missing}",
+                                 phases=report)
+        rolled = roll(timeout=timeout, tgt=tgt, tgt_type=tgt_type)
+        if rolled.get("result") is False:
+            return saltglue.fail(__context__, f"phase {number} ({described[number - 1]}): {rolled.get('Error')}",
+                                 phases=report)
+        report.append({"phase": number, "ssl_quorum": phase["ssl_quorum"], "port_unification": True,
+                       "restarted": rolled.get("restarted", []), "seconds": rolled.get("seconds", {})})
+        saltglue.fire(__opts__, f"{EVENT_PREFIX}/quorum_tls/phase/{number}", report[-1])
+    return {"result": True, "changes": {"phases": report},
+            "comment": f"quorum TLS: {len(report)} port-unification rolls done; the final roll follows"}
 
 
 def _statuses(hosts):

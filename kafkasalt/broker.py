@@ -167,12 +167,14 @@ OWNED_KEYS = {
     "controller.quorum.voters": "ZooKeeper mode only (KRaft is not managed here)",
     "controller.listener.names": "ZooKeeper mode only (KRaft is not managed here)",
     "zookeeper.metadata.migration.enable": "ZooKeeper mode only (KRaft migration is not managed here)",
+    "zookeeper.clientcnxnsocket": "zookeeper:tls:enabled (Netty for TLS)",
 }
 #: Prefixes the formula owns (TLS stores, SASL, password encoding).
 OWNED_PREFIXES = {
     "ssl.keystore.": "the formula's PEM keystore",
     "ssl.truststore.": "the formula's PEM truststore",
     "ssl.key.": "the formula's PEM keystore",
+    "zookeeper.ssl.": "zookeeper:tls (the broker's PEM keystore and the cluster CA)",
     "sasl.": "kafka:sasl_mechanism (SASL secrets live in the JAAS file)",
     "password.encoder.": "secrets do not go into server.properties",
 }
@@ -251,6 +253,7 @@ class ZookeeperLink:
     servers: tuple
     users: dict = field(default_factory=dict, repr=False)
     reserved_ports: dict = field(default_factory=dict)
+    tls: bool = False  # zookeeper:tls:enabled: ``servers`` are the TLS client ports
 
     def connect_string(self, chroot=""):
         """``host:port,host:port[/chroot]`` as Kafka's ``zookeeper.connect`` expects."""
@@ -262,7 +265,9 @@ class ZookeeperLink:
         """Build from the ``zookeeper:`` pillar dict (members, ports, sasl.users)."""
         members = zookeeper_pillar.get("members") or {}
         sasl = zookeeper_pillar.get("sasl") or {}
-        return cls._build(members, zookeeper_pillar.get("ports"), sasl.get("users") or {})
+        tls = zookeeper_pillar.get("tls") or {}
+        return cls._build(members, zookeeper_pillar.get("ports"), sasl.get("users") or {},
+                          tls=isinstance(tls, Mapping) and tls.get("enabled") is True)
 
     @classmethod
     def coerce(cls, zookeeper_model):
@@ -288,10 +293,12 @@ class ZookeeperLink:
                 "zookeeper_model: expected a ZookeeperLink, the zookeeper: pillar mapping, or an object "
                 "with 'members' and 'user_passwords'/'users'/'sasl_users'"
             )
-        return cls._build(members, _field(zookeeper_model, "ports"), users)
+        tls = _field(zookeeper_model, "tls")
+        return cls._build(members, _field(zookeeper_model, "ports"), users,
+                          tls=bool(_field(tls, "enabled")) if tls is not None else False)
 
     @classmethod
-    def _build(cls, members, ensemble_ports, users):
+    def _build(cls, members, ensemble_ports, users, tls=False):
         default_ports = dict(ZOOKEEPER_DEFAULT_PORTS)
         default_ports.update(_int_ports(ensemble_ports))
         member_list = list(members.values()) if isinstance(members, Mapping) else list(members)
@@ -300,20 +307,22 @@ class ZookeeperLink:
         for member in member_list:
             ports = dict(default_ports)
             ports.update(_int_ports(_field(member, "ports")))
-            if _is_int(_field(member, "client_port")):
-                ports["client"] = _field(member, "client_port")
+            for name in ("client", "secure_client"):
+                if _is_int(_field(member, f"{name}_port")):
+                    ports[name] = _field(member, f"{name}_port")
             address = _field(member, "address")
-            servers.append((address, ports["client"]))
-            reserved[address] = reserved.get(address, frozenset()) | frozenset(ports.values())
+            servers.append((address, ports["secure_client"] if tls else ports["client"]))
+            bound = {name: port for name, port in ports.items() if tls or name != "secure_client"}
+            reserved[address] = reserved.get(address, frozenset()) | frozenset(bound.values())
         if isinstance(users, Mapping):
             user_items = users.items()
         else:
             user_items = [(u[0], u[1]) if isinstance(u, (tuple, list)) else (_field(u, "name"), u) for u in users]
         return cls(servers=tuple(servers), users={name: _secret_of(spec) for name, spec in user_items},
-                   reserved_ports=reserved)
+                   reserved_ports=reserved, tls=tls)
 
 
-ZOOKEEPER_DEFAULT_PORTS = {"client": 2181, "quorum": 2888, "election": 3888, "admin": 8080}
+ZOOKEEPER_DEFAULT_PORTS = {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080}
 
 
 def _int_ports(ports):
@@ -592,6 +601,10 @@ class _Validator:
                                            not all(isinstance(a, str) and a for a, _ in self.zookeeper.servers)):
             self.error("zookeeper:members", "the ZooKeeper ensemble has no members with an address; "
                                             "brokers need it for zookeeper.connect")
+        listener_objects = listeners.values() if isinstance(listeners, Mapping) else (listeners or ())
+        if self.zookeeper is not None and self.zookeeper.tls and not any(l.uses_tls for l in listener_objects):
+            self.error("zookeeper:tls:enabled", "brokers reach a TLS ensemble with their own TLS keystore, "
+                                                "so at least one kafka:listeners entry must use SSL or SASL_SSL")
         zookeeper_user = self.zookeeper_user(pillar["zookeeper_user"])
         chroot = self.chroot(pillar["zookeeper_chroot"], cluster_name)
         log_dirs = self.log_dirs(pillar["log_dirs"])
@@ -1165,6 +1178,16 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
             "ssl.client.auth": model.tls_client_auth,
             "ssl.endpoint.identification.algorithm": "https",
         })
+        if model.zookeeper is not None and model.zookeeper.tls:
+            # The ensemble's TLS client port, with the broker's own certificate (mTLS) and SASL.
+            config.update({
+                "zookeeper.ssl.client.enable": True,
+                "zookeeper.clientCnxnSocket": "org.apache.zookeeper.ClientCnxnSocketNetty",
+                "zookeeper.ssl.keystore.type": "PEM",
+                "zookeeper.ssl.keystore.location": KEYSTORE_PATH,
+                "zookeeper.ssl.truststore.type": "PEM",
+                "zookeeper.ssl.truststore.location": TRUSTSTORE_PATH,
+            })
         # KIP-684: SASL_SSL listeners only honour the listener-prefixed ssl.client.auth.
         for listener in listeners:
             if listener.protocol == "SASL_SSL":

@@ -10,12 +10,12 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def cmd(opts, tgt, fun, arg=(), tgt_type="glob", timeout=60):
-    """``salt TGT FUN ARG...`` from the master; returns ``{minion: return}``."""
+def cmd(opts, tgt, fun, arg=(), tgt_type="glob", timeout=60, kwarg=None):
+    """``salt TGT FUN ARG... KEY=VALUE...`` from the master; returns ``{minion: return}``."""
     import salt.client
 
     with salt.client.LocalClient(mopts=opts) as client:
-        return client.cmd(tgt, fun, arg=list(arg), tgt_type=tgt_type, timeout=timeout)
+        return client.cmd(tgt, fun, arg=list(arg), tgt_type=tgt_type, timeout=timeout, kwarg=kwarg)
 
 
 def fire(opts, tag, data):

@@ -3,6 +3,8 @@
 import contextlib
 import logging
 import socket
+import ssl
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -14,19 +16,37 @@ class ZkUnavailable(RuntimeError):
     """The member or ensemble did not answer."""
 
 
-def four_letter_word(address, port, word, timeout=2.0):
-    """Send a 4lw command (must be in ``4lw.commands.whitelist``) and return the reply text."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """What a TLS client of ZooKeeper needs: the CA to check the member's certificate against
+    (its address is checked too) and a PEM file with this client's key and certificate."""
+
+    ca: str
+    keystore: str
+
+    def context(self):
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca)
+        context.load_cert_chain(self.keystore)
+        return context
+
+
+def four_letter_word(address, port, word, timeout=2.0, tls=None):
+    """Send a 4lw command (must be in ``4lw.commands.whitelist``) and return the reply text.
+    With ``tls`` (:class:`TlsFiles`) it goes to a TLS client port."""
     try:
-        with socket.create_connection((address, port), timeout=timeout) as sock:
+        with socket.create_connection((address, port), timeout=timeout) as raw:
+            sock = tls.context().wrap_socket(raw, server_hostname=address) if tls else raw
             sock.sendall(word.encode())
-            sock.shutdown(socket.SHUT_WR)
+            if not tls:
+                # A TLS socket cannot half-close; the member closes after replying either way.
+                sock.shutdown(socket.SHUT_WR)
             chunks = []
             while True:
                 data = sock.recv(65536)
                 if not data:
                     break
                 chunks.append(data)
-    except OSError as exc:
+    except OSError as exc:  # ssl.SSLError is an OSError
         raise ZkUnavailable(f"{address}:{port} did not answer '{word}': {exc}") from exc
     text = b"".join(chunks).decode(errors="replace")
     if "is not executed because it is not in the whitelist" in text:
@@ -35,8 +55,9 @@ def four_letter_word(address, port, word, timeout=2.0):
 
 
 @contextlib.contextmanager
-def session(connect_string, username=None, password=None, timeout=10.0):
-    """A kazoo session, SASL DIGEST-MD5 authenticated when ``username`` is given.
+def session(connect_string, username=None, password=None, timeout=10.0, tls=None):
+    """A kazoo session, SASL DIGEST-MD5 authenticated when ``username`` is given, over TLS
+    (member certificate and address checked, client certificate presented) with ``tls``.
 
     The password only goes to kazoo's SASL layer; it is never logged here.
     """
@@ -45,6 +66,9 @@ def session(connect_string, username=None, password=None, timeout=10.0):
     kwargs = {"hosts": connect_string, "timeout": timeout, "connection_retry": {"max_tries": 3, "delay": 0.5}}
     if username:
         kwargs["sasl_options"] = {"mechanism": "DIGEST-MD5", "username": username, "password": password}
+    if tls:
+        kwargs.update(use_ssl=True, verify_certs=True, check_hostname=True, ca=tls.ca,
+                      certfile=tls.keystore, keyfile=tls.keystore)
     client = KazooClient(**kwargs)
     who = username or "anonymous"
     try:

@@ -54,6 +54,12 @@ CONF_DIR = "/etc/zookeeper"
 ZOO_CFG_PATH = f"{CONF_DIR}/zoo.cfg"
 JAAS_PATH = f"{CONF_DIR}/jaas.conf"  # secret: mode 0600, owner zookeeper
 JAVA_ARGS_PATH = f"{CONF_DIR}/java.args"  # JVM @argfile; mode 0600 (it may carry the super digest)
+TLS_DIR = f"{CONF_DIR}/tls"
+MEMBER_KEYSTORE_PATH = f"{TLS_DIR}/member.pem"  # secret: key + certificate, mode 0600, owner zookeeper
+CLIENT_KEYSTORE_PATH = f"{TLS_DIR}/client.pem"  # secret: the formula's own client key + cert, root 0600
+TRUSTSTORE_PATH = f"{TLS_DIR}/ca.pem"  # the cluster CA (public)
+NETTY_CNXN_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+TLS_CLIENT_AUTH_VALUES = ("need", "want", "none")
 LOG_DIR = "/var/log/zookeeper"
 INSTALL_ROOT = "/opt/zookeeper"
 JAVA_BIN = "/usr/bin/java"
@@ -78,7 +84,7 @@ KNOWN_FOUR_LETTER_WORDS = frozenset(
 # deployment whose rolling restarts can never be gated.
 REQUIRED_FOUR_LETTER_WORDS = ("mntr", "srvr")
 
-PORT_NAMES = ("client", "quorum", "election", "admin")
+PORT_NAMES = ("client", "secure_client", "quorum", "election", "admin")
 
 DEFAULTS = {
     "version": "3.8.4",
@@ -86,12 +92,21 @@ DEFAULTS = {
     "source_hash": None,  # required: "sha512=<hex>" (or sha256=)
     "allow_single_member": False,
     "members": {},
-    "ports": {"client": 2181, "quorum": 2888, "election": 3888, "admin": 8080},
+    "ports": {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080},
     "data_dir": "/var/lib/zookeeper/data",
     "data_log_dir": "/var/lib/zookeeper/txlog",
     "heap_mb": None,  # None -> heap_mb_default (kafkasalt.sizing) -> FALLBACK_HEAP_MB
     "four_letter_words": ["srvr", "mntr", "ruok", "conf"],
     "sasl": {"super_password": None, "quorum_password": None, "users": {}},
+    # Quorum TLS plus a TLS client port (ports:secure_client), certificates from the cluster CA
+    # (kafka_pki ext_pillar). Off by default; switching it on for a running ensemble rolls it
+    # through port unification (see quorum_tls_phases).
+    "tls": {
+        "enabled": False,
+        "client_auth": "need",  # clients of the TLS port present a certificate of the cluster CA
+        "plaintext_clients": True,  # keep the SASL plaintext client port open beside the TLS one
+        "hostname_verification": True,  # quorum peers check each other's certificate against their address
+    },
     "config": {},
 }
 
@@ -126,8 +141,12 @@ _OWNED_KEYS = {
     "datalogdir": "zookeeper:data_log_dir",
     "clientport": "zookeeper:ports:client",
     "clientportaddress": "zookeeper:members:<id>:address",
-    "secureclientport": "the formula (plaintext SASL client port only)",
-    "secureclientportaddress": "the formula (plaintext SASL client port only)",
+    "secureclientport": "zookeeper:ports:secure_client and zookeeper:tls:enabled",
+    "secureclientportaddress": "zookeeper:members:<id>:address and zookeeper:tls:enabled",
+    "sslquorum": "zookeeper:tls:enabled",
+    "portunification": "the formula (only while switching quorum TLS, see quorum_tls_phases)",
+    "client.portunification": "the formula (TLS and plaintext clients get a port each)",
+    "servercnxnfactory": "the formula (Netty, which TLS needs)",
     "4lw.commands.whitelist": "zookeeper:four_letter_words",
     "reconfigenabled": "the formula (static ensemble; see membership_change_plan)",
     "dynamicconfigfile": "the formula (static ensemble; see membership_change_plan)",
@@ -145,6 +164,7 @@ _OWNED_PREFIXES = {
     "quorum.auth.": "the formula (quorum SASL; password zookeeper:sasl:quorum_password)",
     "enforce.auth.": "the formula (client SASL is always enforced)",
     "admin.": "zookeeper:ports:admin and zookeeper:members:<id>:address",
+    "ssl.": "zookeeper:tls (keystores from the cluster CA)",
     "group.": "the formula (hierarchical quorums would break the quorum arithmetic)",
     "weight.": "the formula (weighted quorums would break the quorum arithmetic)",
 }
@@ -180,6 +200,7 @@ class Member:
     myid: int
     address: str
     client_port: int = DEFAULTS["ports"]["client"]
+    secure_client_port: int = DEFAULTS["ports"]["secure_client"]
     quorum_port: int = DEFAULTS["ports"]["quorum"]
     election_port: int = DEFAULTS["ports"]["election"]
     admin_port: int = DEFAULTS["ports"]["admin"]
@@ -194,6 +215,10 @@ class Member:
         return f"{self.host}:{self.client_port}"
 
     @property
+    def secure_client_endpoint(self) -> str:
+        return f"{self.host}:{self.secure_client_port}"
+
+    @property
     def server_line_value(self) -> str:
         return f"{self.host}:{self.quorum_port}:{self.election_port}"
 
@@ -201,10 +226,21 @@ class Member:
     def ports(self) -> dict:
         return {
             "client": self.client_port,
+            "secure_client": self.secure_client_port,
             "quorum": self.quorum_port,
             "election": self.election_port,
             "admin": self.admin_port,
         }
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """``zookeeper:tls``: quorum TLS and the TLS client port."""
+
+    enabled: bool = False
+    client_auth: str = "need"
+    plaintext_clients: bool = True
+    hostname_verification: bool = True
 
 
 @dataclass(frozen=True)
@@ -220,6 +256,7 @@ class EnsembleModel:
     quorum_port: int
     election_port: int
     admin_port: int
+    secure_client_port: int
     data_dir: str
     data_log_dir: str
     heap_mb: int
@@ -228,6 +265,7 @@ class EnsembleModel:
     super_password: Secret = field(repr=False)
     quorum_password: Secret = field(repr=False)
     user_passwords: tuple = field(repr=False)  # ((name, Secret), ...) sorted by name
+    tls: TlsSettings = TlsSettings()
 
     # -- construction --------------------------------------------------------------------------
 
@@ -278,8 +316,16 @@ class EnsembleModel:
 
     @property
     def connect_string(self) -> str:
-        """``host:port,...`` in myid order, for clients (kazoo, Kafka's zookeeper.connect)."""
-        return ",".join(m.client_endpoint for m in self.members)
+        """``host:port,...`` in myid order, for clients (kazoo, Kafka's zookeeper.connect): the
+        TLS client ports when TLS is on (clients always prefer it), else the plaintext ones."""
+        return ",".join(self.client_endpoint_of(m) for m in self.members)
+
+    def client_port_of(self, member: Member) -> int:
+        """The port the formula's own clients (probes, kazoo) use for ``member``."""
+        return member.secure_client_port if self.tls.enabled else member.client_port
+
+    def client_endpoint_of(self, member: Member) -> str:
+        return member.secure_client_endpoint if self.tls.enabled else member.client_endpoint
 
     # -- ports, paths, versions ----------------------------------------------------------------
 
@@ -288,6 +334,7 @@ class EnsembleModel:
         """Ensemble-wide default ports (a member may override them)."""
         return {
             "client": self.client_port,
+            "secure_client": self.secure_client_port,
             "quorum": self.quorum_port,
             "election": self.election_port,
             "admin": self.admin_port,
@@ -363,8 +410,9 @@ def _validate_port(errors, value, key) -> int | None:
     return value
 
 
-def _validate_ports_mapping(errors, mapping, base, key_parts, required):
-    """Validate a ``{client, quorum, election, admin}`` mapping, falling back to ``base``."""
+def _validate_ports_mapping(errors, mapping, base, key_parts, required, secure_bound=True):
+    """Validate a ``{client, secure_client, quorum, election, admin}`` mapping, falling back to
+    ``base``. The TLS client port is only bound (so only clashes) when ``secure_bound``."""
     if not isinstance(mapping, dict):
         errors.append(PillarError(_key(*key_parts), "must be a mapping of client/quorum/election/admin ports"))
         return None
@@ -381,7 +429,7 @@ def _validate_ports_mapping(errors, mapping, base, key_parts, required):
     seen = {}
     for name in PORT_NAMES:
         port = ports[name]
-        if port is None:
+        if port is None or (name == "secure_client" and not secure_bound):
             continue
         if port in seen:
             # Blame the key the pillar actually set (a member override may clash with a default).
@@ -614,7 +662,31 @@ def _validate_sasl(errors, value):
     return super_password, quorum_password, tuple(accepted)
 
 
-def _validate_members(errors, value, default_ports, allow_single_member):
+def _validate_tls(errors, value) -> TlsSettings:
+    base = ("tls",)
+    defaults = DEFAULTS["tls"]
+    if value is None:
+        return TlsSettings()
+    if not isinstance(value, dict):
+        errors.append(PillarError(_key(*base), f"must be a mapping ({', '.join(defaults)}), not {value!r}"))
+        return TlsSettings()
+    _check_unknown_keys(errors, value, tuple(defaults), *base)
+    merged = {**defaults, **value}
+    for name in ("enabled", "plaintext_clients", "hostname_verification"):
+        if not isinstance(merged[name], bool):
+            errors.append(PillarError(_key(*base, name), f"must be true or false, not {merged[name]!r}"))
+            merged[name] = defaults[name]
+    if merged["client_auth"] not in TLS_CLIENT_AUTH_VALUES:
+        errors.append(PillarError(_key(*base, "client_auth"),
+                                  f"must be one of {', '.join(TLS_CLIENT_AUTH_VALUES)}, not {merged['client_auth']!r}"))
+        merged["client_auth"] = defaults["client_auth"]
+    if not merged["enabled"] and not merged["plaintext_clients"]:
+        errors.append(PillarError(_key(*base, "plaintext_clients"),
+                                  "false needs zookeeper:tls:enabled: true, or clients would have no port at all"))
+    return TlsSettings(**{name: merged[name] for name in defaults})
+
+
+def _validate_members(errors, value, default_ports, allow_single_member, secure_bound=False):
     base = ("members",)
     if not isinstance(value, dict) or not value:
         errors.append(PillarError(_key(*base), "must map at least one minion id to {myid, address}"))
@@ -645,7 +717,8 @@ def _validate_members(errors, value, default_ports, allow_single_member):
             address = _normalize_address(errors, entry["address"], _key(*key_parts, "address"))
         ports = default_ports
         if "ports" in entry:
-            ports = _validate_ports_mapping(errors, entry["ports"], default_ports, (*key_parts, "ports"), False)
+            ports = _validate_ports_mapping(errors, entry["ports"], default_ports, (*key_parts, "ports"), False,
+                                            secure_bound)
         if not myid_ok or address is None or ports is None or None in ports.values():
             continue
         members.append(
@@ -654,6 +727,7 @@ def _validate_members(errors, value, default_ports, allow_single_member):
                 myid=myid,
                 address=address,
                 client_port=ports["client"],
+                secure_client_port=ports["secure_client"],
                 quorum_port=ports["quorum"],
                 election_port=ports["election"],
                 admin_port=ports["admin"],
@@ -677,10 +751,13 @@ def _validate_members(errors, value, default_ports, allow_single_member):
         for earlier in members[:index]:
             if earlier.address != member.address:
                 continue
+            def bound(m):
+                return {name: port for name, port in m.ports.items() if secure_bound or name != "secure_client"}
+
             clashes = [
                 f"{port} ({mine} here, {theirs} on {earlier.minion_id})"
-                for mine, port in member.ports.items()
-                for theirs, other in earlier.ports.items()
+                for mine, port in bound(member).items()
+                for theirs, other in bound(earlier).items()
                 if port == other
             ]
             if clashes:
@@ -732,13 +809,15 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
     ports_value = merged["ports"]
     if isinstance(ports_value, dict):
         ports_value = {**DEFAULTS["ports"], **ports_value}
-    default_ports = _validate_ports_mapping(errors, ports_value, DEFAULTS["ports"], ("ports",), True)
+    tls_value = merged["tls"]
+    secure_bound = isinstance(tls_value, dict) and tls_value.get("enabled") is True
+    default_ports = _validate_ports_mapping(errors, ports_value, DEFAULTS["ports"], ("ports",), True, secure_bound)
     members = ()
     if default_ports is not None and None not in default_ports.values():
-        members = _validate_members(errors, merged["members"], default_ports, allow_single)
+        members = _validate_members(errors, merged["members"], default_ports, allow_single, secure_bound)
     else:
         # Still report member errors that do not depend on the ports.
-        _validate_members(errors, merged["members"], DEFAULTS["ports"], allow_single)
+        _validate_members(errors, merged["members"], DEFAULTS["ports"], allow_single, secure_bound)
 
     data_dir = _validate_path(errors, merged["data_dir"], _key("data_dir"))
     data_log_dir = _validate_path(errors, merged["data_log_dir"], _key("data_log_dir"))
@@ -753,6 +832,7 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
     sasl_value = merged["sasl"]
     super_password, quorum_password, users = _validate_sasl(errors, sasl_value)
     config = _validate_config(errors, merged["config"])
+    tls = _validate_tls(errors, merged["tls"])
 
     if errors:
         raise PillarErrors(errors)
@@ -766,6 +846,7 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
         quorum_port=default_ports["quorum"],
         election_port=default_ports["election"],
         admin_port=default_ports["admin"],
+        secure_client_port=default_ports["secure_client"],
         data_dir=data_dir,
         data_log_dir=data_log_dir,
         heap_mb=heap_mb,
@@ -774,6 +855,7 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
         super_password=super_password,
         quorum_password=quorum_password,
         user_passwords=users,
+        tls=tls,
     )
 
 
@@ -789,9 +871,17 @@ def _properties_value(value) -> str:
     return str(value).replace("\\", "\\\\")
 
 
-def render_zoo_cfg(model: EnsembleModel, minion_id: str) -> str:
-    """zoo.cfg for ``minion_id``. Deterministic and free of secrets."""
+def render_zoo_cfg(model: EnsembleModel, minion_id: str, transition: dict | None = None) -> str:
+    """zoo.cfg for ``minion_id``. Deterministic and free of secrets.
+
+    ``transition`` (``{"ssl_quorum": bool}``) renders an intermediate step of switching quorum
+    TLS on a running ensemble: ``portUnification=true`` (the quorum ports accept TLS and
+    plaintext peers alike) with the given ``sslQuorum`` (see :func:`quorum_tls_phases`).
+    """
     member = model.member(minion_id)
+    tls = model.tls
+    quorum_tls = tls.enabled if transition is None else bool(transition["ssl_quorum"])
+    keystores = tls.enabled or transition is not None
     lines = [
         f"# {MANAGED_HEADER}",
         f"# ZooKeeper {model.version}: member {member.minion_id} (myid {member.myid}) "
@@ -806,10 +896,43 @@ def render_zoo_cfg(model: EnsembleModel, minion_id: str) -> str:
         "# Storage",
         f"dataDir={model.data_dir}",
         f"dataLogDir={model.data_log_dir}",
-        "",
-        "# Client port, bound to this member's address only",
-        f"clientPortAddress={member.address}",
-        f"clientPort={member.client_port}",
+    ]
+    if keystores:
+        lines += ["", "# Netty serves the client ports (TLS needs it)", f"serverCnxnFactory={NETTY_CNXN_FACTORY}"]
+    if tls.plaintext_clients:
+        lines += [
+            "",
+            "# Client port, bound to this member's address only",
+            f"clientPortAddress={member.address}",
+            f"clientPort={member.client_port}",
+        ]
+    if tls.enabled:
+        lines += [
+            "",
+            f"# TLS client port (SASL over TLS; client certificates: {tls.client_auth}), this member's address only",
+            f"secureClientPortAddress={member.address}",
+            f"secureClientPort={member.secure_client_port}",
+            f"ssl.keyStore.location={MEMBER_KEYSTORE_PATH}",
+            "ssl.keyStore.type=PEM",
+            f"ssl.trustStore.location={TRUSTSTORE_PATH}",
+            "ssl.trustStore.type=PEM",
+            f"ssl.clientAuth={tls.client_auth}",
+        ]
+    if keystores:
+        lines += [
+            "",
+            "# Quorum TLS: members talk to each other over TLS with certificates of the cluster CA",
+            f"sslQuorum={'true' if quorum_tls else 'false'}",
+            f"ssl.quorum.keyStore.location={MEMBER_KEYSTORE_PATH}",
+            "ssl.quorum.keyStore.type=PEM",
+            f"ssl.quorum.trustStore.location={TRUSTSTORE_PATH}",
+            "ssl.quorum.trustStore.type=PEM",
+            f"ssl.quorum.hostnameVerification={'true' if tls.hostname_verification else 'false'}",
+        ]
+    if transition is not None:
+        lines += ["", "# Switching quorum TLS: accept TLS and plaintext peers until every member switched",
+                  "portUnification=true"]
+    lines += [
         "",
         "# AdminServer (HTTP), bound to this member's address only",
         "admin.enableServer=true",
@@ -1305,6 +1428,52 @@ def roll_order(model: EnsembleModel, statuses: dict) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
+# Switching quorum TLS on a running ensemble
+# ---------------------------------------------------------------------------------------------
+
+
+def quorum_tls_phases(deployed: dict, model: EnsembleModel) -> list:
+    """The intermediate rolls that switch quorum TLS on for a running ensemble.
+
+    A member with ``sslQuorum=true`` cannot talk to one without it, so a plain rolling restart
+    would split the ensemble. ZooKeeper's way (its admin guide, "upgrading an existing non-TLS
+    cluster"): roll with ``portUnification=true`` (quorum ports accept both) keeping the old
+    ``sslQuorum``, roll again with the new ``sslQuorum``, and finally roll without port
+    unification -- that last roll is the ordinary converge-and-roll of ``zookeeper.deploy``.
+
+    ``deployed`` is ``{minion_id: {"ssl_quorum": bool, "port_unification": bool} | None}`` read
+    from the members' zoo.cfg files (None: not deployed yet). Returns the transitions still to
+    roll, each ``{"ssl_quorum": bool}`` for :func:`render_zoo_cfg`; ``[]`` when none is needed
+    (bare hosts, nothing to switch, or only the final roll left). A half-done switch resumes at
+    the phase it reached. Switching quorum TLS off is refused: the brokers would lose their TLS
+    ZooKeeper port before they moved off it.
+    """
+    wanted = model.tls.enabled
+    running = {mid: d for mid, d in deployed.items() if isinstance(d, dict) and model.is_member(mid)}
+    if not running:
+        return []
+    plaintext_only = sorted(mid for mid, d in running.items() if not d.get("secure_client_port"))
+    if plaintext_only and model.tls.enabled and not model.tls.plaintext_clients:
+        raise PillarError(
+            _key("tls", "plaintext_clients"),
+            f"{', '.join(plaintext_only)} serve plaintext clients only: closing that port together with switching "
+            "TLS on would cut off the brokers still using it; switch TLS on with plaintext_clients: true, run "
+            "kafka.deploy so brokers move to the TLS port, then close the plaintext port",
+        )
+    if all(d.get("ssl_quorum") == wanted for d in running.values()):
+        return []
+    if not wanted:
+        raise PillarError(
+            _key("tls", "enabled"),
+            "switching TLS off on a running ensemble is not supported: brokers and clients on the TLS port "
+            "would lose ZooKeeper before they could move; keep zookeeper:tls:enabled: true",
+        )
+    if all(d.get("port_unification") for d in running.values()):
+        return [{"ssl_quorum": wanted}]
+    return [{"ssl_quorum": not wanted}, {"ssl_quorum": wanted}]
+
+
+# ---------------------------------------------------------------------------------------------
 # Membership changes on a static ensemble
 # ---------------------------------------------------------------------------------------------
 
@@ -1791,5 +1960,7 @@ __all__ = [
     "parse_mntr",
     "ensemble_health",
     "roll_order",
+    "quorum_tls_phases",
     "membership_change_plan",
+    "TlsSettings",
 ]

@@ -3,5 +3,7 @@
 include:
   - kafka_host
   - kafka.install
+  # The formula's own ZooKeeper client files (TLS), for the SCRAM and ACL checks it runs here.
+  - zookeeper.tls
   - kafka.config
   - kafka.service

@@ -20,15 +20,26 @@ zookeeper-membership:
     - failhard: True
 {%- endif %}
 
+{%- if plan.quorum_tls_switch %}
+
+{#- Quorum TLS switched on for a running ensemble: two rolls through port unification first, so
+    members with and without TLS keep talking; the final roll is zookeeper-roll below. #}
+zookeeper-quorum-tls:
+  kafka_orchestrate.runner:
+    - name: zookeeper_ensemble.switch_quorum_tls
+    - plans: True
+    - failhard: True
+{%- endif %}
+
 zookeeper-members:
   salt.state:
     - tgt: {{ plan.members | join(',') }}
     - tgt_type: list
     - sls: zookeeper
     - failhard: True
-{%- if plan.membership_change %}
+{%- if plan.membership_change or plan.quorum_tls_switch %}
     - require:
-      - zookeeper-membership
+      - {{ 'zookeeper-membership' if plan.membership_change else 'zookeeper-quorum-tls' }}
 {%- endif %}
 
 zookeeper-quorum:

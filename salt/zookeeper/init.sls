@@ -3,5 +3,6 @@
 include:
   - kafka_host
   - zookeeper.install
+  - zookeeper.tls
   - zookeeper.config
   - zookeeper.service

@@ -168,7 +168,7 @@ def test_valid_pillar_builds_model_sorted_by_myid():
     assert model.connect_string == "127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181"
     assert (model.size, model.quorum_size, model.fault_tolerance) == (3, 2, 1)
     assert model.heap_mb == 768
-    assert model.ports == {"client": 2181, "quorum": 2888, "election": 3888, "admin": 8080}
+    assert model.ports == {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080}
     assert (model.data_dir, model.data_log_dir) == ("/var/lib/zookeeper/data", "/var/lib/zookeeper/txlog")
     assert model.four_letter_words == ("conf", "mntr", "ruok", "srvr")
     assert model.sasl_users == ["kafka"]
@@ -182,7 +182,7 @@ def test_defaults_are_not_mutated_and_match_pillar_contract():
     before = copy.deepcopy(zk.DEFAULTS)
     model_of(ports={"client": 2182})
     assert zk.DEFAULTS == before
-    assert zk.DEFAULTS["ports"] == {"client": 2181, "quorum": 2888, "election": 3888, "admin": 8080}
+    assert zk.DEFAULTS["ports"] == {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080}
     assert zk.DEFAULTS["four_letter_words"] == ["srvr", "mntr", "ruok", "conf"]
     assert zk.DEFAULTS["allow_single_member"] is False
 
