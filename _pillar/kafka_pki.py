@@ -55,6 +55,18 @@ def _store(pillar):
     return store_for(__opts__, str(kafka.get("cluster_name") or "kafka"))
 
 
+def _server_certificate(store, name, minion_id, address, dns_names=()):
+    """Key and certificate for a server at ``address``: SANs its minion id, extra DNS names and
+    the address (as an IP SAN when it is one)."""
+    address = str(address)
+    names = [minion_id, *dns_names] + ([] if _is_ip(address) else [address])
+    ips = [address] if _is_ip(address) else []
+    key, cert, reason = store.certificate(name, names, ips, server=True, client=True)
+    if reason:
+        log.info("kafka_pki: issued %s certificate (%s)", name, reason)
+    return {"key": key, "cert": cert}
+
+
 def _zookeeper_tls(minion_id, pillar):
     """``zookeeper_tls`` for a minion whose zookeeper pillar enables TLS: the CA, a client
     certificate (the formula's probes and kazoo sessions) and, on members, the member
@@ -68,13 +80,7 @@ def _zookeeper_tls(minion_id, pillar):
         tls = {"ca_cert": store.ca_cert()}
         member = (zookeeper.get("members") or {}).get(minion_id)
         if isinstance(member, dict) and member.get("address"):
-            address = str(member["address"])
-            names = [minion_id] + ([] if _is_ip(address) else [address])
-            ips = [address] if _is_ip(address) else []
-            key, cert, reason = store.certificate(f"zookeeper-{minion_id}", names, ips, server=True, client=True)
-            if reason:
-                log.info("kafka_pki: issued ZooKeeper member certificate for %s (%s)", minion_id, reason)
-            tls["member"] = {"key": key, "cert": cert}
+            tls["member"] = _server_certificate(store, f"zookeeper-{minion_id}", minion_id, member["address"])
         key, cert, _ = store.certificate(f"zkclient-{minion_id}", (), (), server=False, client=True)
         tls["client"] = {"key": key, "cert": cert}
     except Exception as exc:  # a broken PKI must not break the minion's whole pillar
@@ -93,15 +99,8 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-ar
         tls = {"ca_cert": store.ca_cert()}
         broker = (kafka.get("brokers") or {}).get(minion_id)
         if isinstance(broker, dict) and broker.get("address"):
-            address = str(broker["address"])
-            names = [minion_id, *broker.get("dns_names", [])]
-            ips = [address] if _is_ip(address) else []
-            if not ips:
-                names.append(address)
-            key, cert, reason = store.certificate(f"broker-{minion_id}", names, ips, server=True, client=True)
-            if reason:
-                log.info("kafka_pki: issued broker certificate for %s (%s)", minion_id, reason)
-            tls["broker"] = {"key": key, "cert": cert}
+            tls["broker"] = _server_certificate(store, f"broker-{minion_id}", minion_id, broker["address"],
+                                                broker.get("dns_names", []))
         # Client certificates identify by subject (CN = minion id); they need no SAN.
         key, cert, reason = store.certificate(f"client-{minion_id}", (), (), server=False, client=True)
         tls["client"] = {"key": key, "cert": cert}

@@ -6,6 +6,7 @@ KAFKASALT_REUSE_LAB=1 starts from the running lab instead of bare hosts).
 Modules run in name order: ZooKeeper, the Kafka deploy, day-2 management, rolling restarts.
 """
 
+import glob
 import json
 import os
 import threading
@@ -182,6 +183,17 @@ class ZkWriter:
         gaps = [b - a for a, b in zip(self.ack_times, self.ack_times[1:])]
         return max(gaps, default=0.0)
 
+    def summary(self):
+        """Read the writes back and say how they fared (for a benchmark line); then
+        :meth:`assert_clean` fails the test on a lost or failed write."""
+        self.lost_writes = self.lost()
+        return (f"writes acked {len(self.acked)}, failed {len(self.failed)}, lost {len(self.lost_writes)}, "
+                f"longest pause {self.longest_pause:.1f}s")
+
+    def assert_clean(self):
+        assert self.lost_writes == [], f"acknowledged writes lost: {self.lost_writes[:5]}"
+        assert not self.failed, self.failed[:5]
+
     def lost(self):
         """Acknowledged writes that the ensemble no longer has (read back, then cleaned up)."""
         from kafkasalt import zkclient
@@ -190,3 +202,23 @@ class ZkWriter:
             stored = {int(name[1:]) for name in client.get_children(self.path)}
             client.delete(self.path, recursive=True)
         return sorted(set(self.acked) - stored)
+
+
+def leaked_secrets(lab, secrets):
+    """Files of the master job cache, Salt and service logs and minion proc files that contain
+    one of ``secrets`` or a private key (``[]`` when none does)."""
+    places = glob.glob(os.path.join(lab.master_dir, "var", "cache", "salt", "master", "jobs", "**", "*"), recursive=True)
+    places += glob.glob(os.path.join(lab.root, "**", "var", "log", "salt", "*"), recursive=True)
+    places += glob.glob(os.path.join(lab.root, "hosts", "*", "salt", "var", "cache", "salt", "minion", "proc", "*"))
+    places += glob.glob(os.path.join(lab.root, "hosts", "*", "fs", "var", "log", "**", "*"), recursive=True)
+    leaked = []
+    for path in places:
+        if not os.path.isfile(path):
+            continue
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if any(secret.encode() in data for secret in secrets):
+            leaked.append(path)
+        if b"PRIVATE KEY" in data:
+            leaked.append(path + " (private key)")
+    return leaked

@@ -1,6 +1,5 @@
 """`salt-run state.orchestrate kafka.deploy` on the lab: secure brokers from bare hosts."""
 
-import glob
 import os
 import uuid
 
@@ -8,7 +7,7 @@ import pytest
 
 from tests.conftest import bench
 
-from tests.integration.conftest import host_file
+from tests.integration.conftest import host_file, leaked_secrets
 
 pytestmark = pytest.mark.lab
 
@@ -151,22 +150,7 @@ def test_jmx_exporter_serves_metrics_on_the_host_address(cold_deploy):
 def test_no_secret_in_job_cache_logs_or_output(cold_deploy, lab):
     secrets = list(lab.lab_secrets().values())
     assert all(len(s) >= 12 for s in secrets)
-    places = glob.glob(os.path.join(lab.master_dir, "var", "cache", "salt", "master", "jobs", "**", "*"), recursive=True)
-    places += glob.glob(os.path.join(lab.root, "**", "var", "log", "salt", "*"), recursive=True)
-    places += glob.glob(os.path.join(lab.root, "hosts", "*", "salt", "var", "cache", "salt", "minion", "proc", "*"))
-    places += glob.glob(os.path.join(lab.root, "hosts", "*", "fs", "var", "log", "**", "*"), recursive=True)
-    leaked = []
-    for path in places:
-        if not os.path.isfile(path):
-            continue
-        with open(path, "rb") as fh:
-            data = fh.read()
-        for secret in secrets:
-            if secret.encode() in data:
-                leaked.append(path)
-        if b"PRIVATE KEY" in data:
-            leaked.append(path + " (private key)")
-    assert not leaked, leaked
+    assert leaked_secrets(lab, secrets) == []
     assert not any(s in cold_deploy.text() for s in secrets)
     assert "PRIVATE KEY" not in cold_deploy.text()
 

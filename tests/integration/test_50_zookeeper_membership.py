@@ -80,11 +80,8 @@ def test_grow_3_to_5_keeps_quorum_and_loses_no_write(spares, orchestrate, lab_se
     assert len(health["members"]) == 5 and health["synced_followers"] == 4
     # Every member has its pillar files: the deploy's own converge step found nothing to change.
     assert not [c for c in run.host_changes() if not c.startswith("master/")], run.host_changes()
-    lost = writer.lost()
-    bench(f"zookeeper membership 3 -> 5: {run.seconds:.1f}s in total, per step "
-          f"{_per_step(steps)}; writes acked {len(writer.acked)}, "
-          f"failed {len(writer.failed)}, lost {len(lost)}, longest pause {writer.longest_pause:.1f}s")
-    assert lost == [] and not writer.failed, (lost[:5], writer.failed[:5])
+    bench(f"zookeeper membership 3 -> 5: {run.seconds:.1f}s in total, per step {_per_step(steps)}; {writer.summary()}")
+    writer.assert_clean()
     assert lab.salt_json("kafka1", "kafka.health")["kafka1"]["verdict"] == "healthy"
 
 
@@ -125,12 +122,9 @@ def test_shrink_5_to_3_decommissions_the_removed_members(spares, orchestrate, la
         assert "zookeeper" not in lab.nsenter(host, ["supervisorctl", "status"], check=False).stdout
         # Data stays for the operator to archive or delete.
         assert os.path.exists(lab.host_path(host, "/var/lib/zookeeper/data/myid"))
-    lost = writer.lost()
     bench(f"zookeeper membership 5 -> 3 (leader before: {leader_before}, replans {membership['replans']}): "
-          f"{run.seconds:.1f}s in total, per step {_per_step(steps)}; "
-          f"writes acked {len(writer.acked)}, failed {len(writer.failed)}, lost {len(lost)}, "
-          f"longest pause {writer.longest_pause:.1f}s")
-    assert lost == [] and not writer.failed, (lost[:5], writer.failed[:5])
+          f"{run.seconds:.1f}s in total, per step {_per_step(steps)}; {writer.summary()}")
+    writer.assert_clean()
     assert lab.salt_json("kafka1", "kafka.health")["kafka1"]["verdict"] == "healthy"
 
 

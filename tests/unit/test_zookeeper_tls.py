@@ -178,3 +178,41 @@ def test_zookeeper_ssl_keys_are_owned_by_the_formula_in_broker_config():
     with pytest.raises(PillarErrors) as info:
         broker.ClusterModel.from_pillar(pillar, zookeeper)
     assert [e.key for e in info.value.errors] == ["kafka:config:zookeeper.ssl.client.enable"]
+
+
+def load_ext_pillar(tmp_path):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "_pillar", "kafka_pki.py")
+    spec = importlib.util.spec_from_file_location("kafka_pki_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.__opts__ = {"pki_dir": str(tmp_path)}
+    return module
+
+
+def test_ext_pillar_issues_member_and_client_certificates_from_the_cluster_ca(tmp_path):
+    from cryptography import x509
+
+    from kafkasalt import pki
+
+    module = load_ext_pillar(tmp_path)
+    pillar = {"zookeeper": {"members": {"kafka1": {"myid": 1, "address": "127.0.0.11"}}, "tls": {"enabled": True}},
+              "kafka": {"cluster_name": "lab", "brokers": {}}}
+    member = module.ext_pillar("kafka1", pillar)
+    tls = member["zookeeper_tls"]
+    assert set(tls) == {"ca_cert", "member", "client"}
+    # One CA for ZooKeeper and Kafka: brokers trust the members' certificates.
+    assert tls["ca_cert"] == member["kafka_tls"]["ca_cert"]
+    cert = x509.load_pem_x509_certificate(tls["member"]["cert"].encode())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.11"]
+    assert "kafka1" in sans.get_values_for_type(x509.DNSName)
+    assert pki.key_matches_cert(tls["member"]["key"], tls["member"]["cert"])
+    # A broker-only minion gets the client certificate, not a member one.
+    broker_only = module.ext_pillar("kafka9", pillar)["zookeeper_tls"]
+    assert set(broker_only) == {"ca_cert", "client"}
+    # TLS off: no ZooKeeper material at all.
+    pillar["zookeeper"]["tls"]["enabled"] = False
+    assert "zookeeper_tls" not in module.ext_pillar("kafka1", pillar)
