@@ -154,6 +154,8 @@ def host_plan():
         "myid": member.myid,
         "address": member.address,
         "version": model.version,
+        "install": model.install,
+        "packages": list(model.packages),
         "source": model.source,
         "source_hash": model.source_hash,
         "install_root": INSTALL_ROOT,

@@ -294,7 +294,7 @@ def _membership_change(model, tgt, tgt_type):
     """``(plan, hosts)``: the change from what the hosts run to ``model``, and every host involved."""
     deployed = saltglue.cmd(__opts__, tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
     reference = __salt__["pillar.show_pillar"](model.minion_ids[0]).get("zookeeper") or {}
-    running = zm.deployed_hosts(deployed)
+    running = zm.deployed_hosts(deployed, model)
     hosts = sorted(set(running) | set(model.minion_ids))
     if not running:
         return zm.plan_change(model, reference, deployed, {}), hosts

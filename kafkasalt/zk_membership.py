@@ -67,9 +67,18 @@ def _leaders(statuses: dict) -> list:
     return sorted(mid for mid, st in statuses.items() if zkmodel._normalize_status(st)[0] in ("leader", "standalone"))
 
 
-def deployed_hosts(deployed: dict) -> dict:
-    """The replies of hosts that carry member files: ``{minion_id: {"myid", "servers", ...}}``."""
-    return {mid: reply for mid, reply in deployed.items() if isinstance(reply, dict) and reply.get("myid")}
+def deployed_hosts(deployed: dict, model=None) -> dict:
+    """The replies of hosts that carry member files: ``{minion_id: {"myid", "servers", ...}}``.
+
+    With ``model``, hosts whose server list names none of the model's members are left out:
+    they run another ensemble (one master may drive several).
+    """
+    hosts = {mid: reply for mid, reply in deployed.items() if isinstance(reply, dict) and reply.get("myid")}
+    if model is None:
+        return hosts
+    ours = {m.server_line_value for m in model.members}
+    return {mid: reply for mid, reply in hosts.items()
+            if ours & {str(line).split(";", 1)[0] for line in (reply.get("servers") or {}).values()}}
 
 
 def running_members(deployed: dict, statuses: dict, pillar_members: dict | None = None) -> dict:
@@ -147,7 +156,7 @@ def plan_change(new_model, reference_pillar: dict, deployed: dict, statuses: dic
     running list is turned into a model. Raises :class:`MembershipError` when what runs cannot
     be known, and :class:`~kafkasalt.zookeeper.MembershipChangeRefused` when the change is unsafe.
     """
-    hosts = deployed_hosts(deployed)
+    hosts = deployed = deployed_hosts(deployed, new_model)
     new_ids = list(new_model.minion_ids)
     if not hosts:
         # Bare hosts: a first deploy writes every member's list and starts them all.

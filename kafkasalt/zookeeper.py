@@ -62,6 +62,8 @@ NETTY_CNXN_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
 TLS_CLIENT_AUTH_VALUES = ("need", "want", "none")
 LOG_DIR = "/var/log/zookeeper"
 INSTALL_ROOT = "/opt/zookeeper"
+PACKAGE_INSTALL_DIR = "/usr/share/zookeeper"
+INSTALL_METHODS = ("archive", "package")
 JAVA_BIN = "/usr/bin/java"
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 SUPER_USER = "super"
@@ -87,9 +89,18 @@ REQUIRED_FOUR_LETTER_WORDS = ("mntr", "srvr")
 PORT_NAMES = ("client", "secure_client", "quorum", "election", "admin")
 
 DEFAULTS = {
-    "version": "3.8.4",
-    "source": None,  # required: URL of apache-zookeeper-<version>-bin.tar.gz
-    "source_hash": None,  # required: "sha512=<hex>" (or sha256=)
+    "version": "3.8.4",  # with install: package, the packaged upstream version (Debian 12: 3.8.0)
+    "install": "archive",  # archive: the Apache release tarball; package: the OS packages
+    "source": None,  # archive: URL of apache-zookeeper-<version>-bin.tar.gz
+    "source_hash": None,  # archive: "sha512=<hex>" (or sha256=)
+    # package: what to install and the service's classpath (Debian's layout; the AdminServer
+    # needs the servlet API, logging an SLF4J binding).
+    "packages": ["zookeeper", "libservlet-api-java", "libslf4j-java"],
+    "package_classpath": [
+        "/usr/share/java/zookeeper.jar",
+        "/usr/share/java/servlet-api.jar",
+        "/usr/share/java/slf4j-simple.jar",
+    ],
     "allow_single_member": False,
     "members": {},
     "ports": {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080},
@@ -176,6 +187,8 @@ _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _HASH_RE = re.compile(r"^(sha256|sha512)=([0-9a-fA-F]+)$")
 _HASH_HEX_LEN = {"sha256": 64, "sha512": 128}
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_JAR_PATH_RE = re.compile(r"^/[A-Za-z0-9._/+-]+\.jar$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,8 +261,8 @@ class EnsembleModel:
     """A validated ``zookeeper:`` pillar. Build it with :meth:`from_pillar`."""
 
     version: str
-    source: str
-    source_hash: str
+    source: str | None
+    source_hash: str | None
     allow_single_member: bool
     members: tuple  # of Member, sorted by myid
     client_port: int
@@ -266,6 +279,9 @@ class EnsembleModel:
     quorum_password: Secret = field(repr=False)
     user_passwords: tuple = field(repr=False)  # ((name, Secret), ...) sorted by name
     tls: TlsSettings = TlsSettings()
+    install: str = "archive"
+    packages: tuple = ()
+    package_classpath: tuple = ()
 
     # -- construction --------------------------------------------------------------------------
 
@@ -351,8 +367,15 @@ class EnsembleModel:
 
     @property
     def install_dir(self) -> str:
-        """Where the Apache ``-bin`` tarball of this version unpacks."""
+        """Where the Apache ``-bin`` tarball of this version unpacks (the package's share dir)."""
+        if self.install == "package":
+            return PACKAGE_INSTALL_DIR
         return f"{INSTALL_ROOT}/{self.dist_name}"
+
+    def classpath(self, install_dir: str) -> str:
+        if self.install == "package":
+            return ":".join(self.package_classpath)
+        return f"{install_dir}/lib/*:{install_dir}/conf"
 
     @property
     def config_overrides(self) -> dict:
@@ -545,6 +568,17 @@ def _validate_source(errors, source, source_hash):
         )
         return source, None
     return source, f"{match.group(1)}={match.group(2).lower()}"
+
+
+def _validate_names(errors, value, key, pattern, what) -> tuple:
+    if not isinstance(value, (list, tuple)) or not value:
+        errors.append(PillarError(key, f"must be a non-empty list of {what}, not {value!r}"))
+        return ()
+    bad = [item for item in value if not isinstance(item, str) or not pattern.match(item)]
+    if bad:
+        errors.append(PillarError(key, f"{bad!r}: expected {what}"))
+        return ()
+    return tuple(value)
 
 
 def _validate_four_letter_words(errors, value) -> tuple:
@@ -799,7 +833,18 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
     merged = {**DEFAULTS, **zk_pillar}
 
     version = _validate_version(errors, merged["version"])
-    source, source_hash = _validate_source(errors, merged["source"], merged["source_hash"])
+    install = merged["install"]
+    packages, package_classpath = (), ()
+    if install not in INSTALL_METHODS:
+        errors.append(PillarError(_key("install"), f"must be one of {', '.join(INSTALL_METHODS)}, not {install!r}"))
+        install = "archive"
+    if install == "archive":
+        source, source_hash = _validate_source(errors, merged["source"], merged["source_hash"])
+    else:
+        source = source_hash = None
+        packages = _validate_names(errors, merged["packages"], _key("packages"), _PACKAGE_RE, "Debian package names")
+        package_classpath = _validate_names(errors, merged["package_classpath"], _key("package_classpath"),
+                                            _JAR_PATH_RE, "absolute .jar paths")
 
     allow_single = merged["allow_single_member"]
     if not isinstance(allow_single, bool):
@@ -856,6 +901,9 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
         quorum_password=quorum_password,
         user_passwords=users,
         tls=tls,
+        install=install,
+        packages=packages,
+        package_classpath=package_classpath,
     )
 
 
@@ -1046,7 +1094,7 @@ def java_options(model: EnsembleModel, minion_id: str, install_dir: str) -> list
         f"-Dzookeeper.log.dir={LOG_DIR}",
         f"-Djava.security.auth.login.config={JAAS_PATH}",
         "-cp",
-        f"{install_dir}/lib/*:{install_dir}/conf",
+        model.classpath(install_dir),
         MAIN_CLASS,
         ZOO_CFG_PATH,
     ]

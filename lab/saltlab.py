@@ -34,6 +34,8 @@ HOSTS = {"kafka1": "127.0.0.11", "kafka2": "127.0.0.12", "kafka3": "127.0.0.13"}
 # Hosts that join only when a test adds them (ZooKeeper membership changes: 3 -> 5 -> 3). The lab
 # pillar never names them; a test's override pillar does.
 SPARE_HOSTS = {"zk4": "127.0.0.14", "zk5": "127.0.0.15"}
+# A host of its own (a second, one-member ensemble): it gets pillar/solo.sls instead of the lab's.
+SOLO_HOSTS = {"solo1": "127.0.0.16"}
 MASTER_ADDRESS = "127.0.0.1"
 # Uncommon ports so a lab never meets a real master on this machine.
 PUBLISH_PORT = 45505
@@ -283,6 +285,14 @@ class Lab:
     def override_file(self):
         return os.path.join(self.pillar_dir, "override.sls")
 
+    @property
+    def solo_file(self):
+        return os.path.join(self.pillar_dir, "solo.sls")
+
+    def set_solo_pillar(self, data):
+        """The whole pillar of the solo* hosts (not merged with the lab's)."""
+        self._write(self.solo_file, yaml.safe_dump(data or {}), mode=0o600)
+
     def set_override(self, data):
         """Replace the override pillar (merged over the lab pillar) and refresh every host's pillar."""
         self._write(self.override_file, yaml.safe_dump(data or {}), mode=0o600)
@@ -308,10 +318,12 @@ class Lab:
         if manifest is None:
             raise LabError("artifacts are not built: run `make artifacts` (python -m lab.artifacts build)")
         # override.sls is merged over lab.sls: tests and operators change the cluster there.
-        top = {"base": {"*": ["lab", "override"]}}
+        # solo* hosts run something else and see only solo.sls.
+        top = {"base": {"* and not solo*": [{"match": "compound"}, "lab", "override"], "solo*": ["solo"]}}
         self._write(os.path.join(self.pillar_dir, "top.sls"), yaml.safe_dump(top))
-        if not os.path.exists(self.override_file):
-            self._write(self.override_file, "{}\n", mode=0o600)
+        for path in (self.override_file, self.solo_file):
+            if not os.path.exists(path):
+                self._write(path, "{}\n", mode=0o600)
         pillar = lab_pillar(self.cluster_hosts, manifest, self.lab_secrets())
         self._write(os.path.join(self.pillar_dir, "lab.sls"), yaml.safe_dump(pillar, sort_keys=False), mode=0o600)
 

@@ -7,6 +7,14 @@ zookeeper-user:
     - createhome: False
     - shell: /usr/sbin/nologin
 
+{%- if zk.install == 'package' %}
+{#- The OS packages (Debian's zookeeper and what the AdminServer and logging need). Only the
+    jars are used: the formula's own zoo.cfg, java.args and service run them. #}
+zookeeper-release:
+  pkg.installed:
+    - pkgs: {{ zk.packages | json }}
+    - refresh: True
+{%- else %}
 zookeeper-release:
   archive.extracted:
     - name: {{ zk.install_root }}
@@ -16,6 +24,7 @@ zookeeper-release:
     - if_missing: {{ zk.install_dir }}
     - user: root
     - group: root
+{%- endif %}
 
 zookeeper-dirs:
   file.directory:

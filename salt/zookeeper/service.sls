@@ -23,4 +23,4 @@ zookeeper-service:
       - file: zookeeper-jaas.conf
       - file: zookeeper-java.args
       - file: zookeeper-dirs
-      - archive: zookeeper-release
+      - zookeeper-release

@@ -370,3 +370,13 @@ def test_parse_server_line(line, parsed):
 def test_parse_server_line_refuses_garbage():
     with pytest.raises(ValueError):
         zm.parse_server_line("127.0.0.11")
+
+
+def test_hosts_of_another_ensemble_are_left_out():
+    sim = SimulatedEnsemble(pillar_of(3))
+    deployed = sim.deployed()
+    deployed["solo1"] = {"myid": 1, "servers": {1: "127.0.0.16:2888:3888"}}  # its own one-member ensemble
+    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    assert sorted(zm.deployed_hosts(deployed, model)) == ["kafka1", "kafka2", "kafka3"]
+    plan = zm.plan_change(model, pillar_of(3), deployed, sim.statuses(model.minion_ids))
+    assert plan["change"] is False

@@ -1118,3 +1118,33 @@ def test_dist_name_and_install_dir_follow_the_version():
     model = model_of(version="3.9.3")
     assert model.dist_name == "apache-zookeeper-3.9.3-bin"
     assert model.install_dir == "/opt/zookeeper/apache-zookeeper-3.9.3-bin"
+
+
+def test_package_install_uses_the_os_jars_and_needs_no_source():
+    pillar = base_pillar(3)
+    del pillar["source"], pillar["source_hash"]
+    pillar.update(install="package", version="3.8.0")
+    model = zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
+    assert (model.install, model.source, model.install_dir) == ("package", None, "/usr/share/zookeeper")
+    assert model.packages == ("zookeeper", "libservlet-api-java", "libslf4j-java")
+    options = zk.java_options(model, "kafka1", model.install_dir)
+    assert options[options.index("-cp") + 1] == (
+        "/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar:/usr/share/java/slf4j-simple.jar")
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"install": "rpm"}, "zookeeper:install"),
+    ({"install": "package", "packages": []}, "zookeeper:packages"),
+    ({"install": "package", "packages": ["zookeeper; rm -rf /"]}, "zookeeper:packages"),
+    ({"install": "package", "package_classpath": ["relative.jar"]}, "zookeeper:package_classpath"),
+])
+def test_bad_install_pillar_names_the_key(changes, key):
+    pillar = base_pillar(3)
+    pillar.update(changes)
+    assert key in keys_of(pillar)
+
+
+def test_archive_install_still_needs_source_and_hash():
+    pillar = base_pillar(3)
+    del pillar["source"]
+    assert "zookeeper:source" in keys_of(pillar)
