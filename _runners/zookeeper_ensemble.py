@@ -46,13 +46,23 @@ def _load(tgt="*", tgt_type="glob"):
     """Compile pillar on the master for the targeted minions and validate the ensemble model.
 
     Every member must see the same ``zookeeper`` pillar: a member with a different view would
-    render a different server list and split the ensemble.
+    render a different server list and split the ensemble. Minions that are members of
+    different ensembles (one master, several clusters) are refused until ``tgt`` picks one.
     """
     pillars = _compiled_pillars(tgt, tgt_type)
     views = {minion: p.get("zookeeper") for minion, p in pillars.items() if p.get("zookeeper")}
     if not views:
         raise PillarError("zookeeper", f"no minion matching {tgt!r} has a zookeeper pillar")
-    reference_minion, reference = next(iter(views.items()))
+    ensembles = []  # (first member seeing it, view): the distinct pillars members see
+    for minion, view in sorted(views.items()):
+        if isinstance(view.get("members"), dict) and minion in view["members"]:
+            if not any(view == seen for _, seen in ensembles):
+                ensembles.append((minion, view))
+    if len(ensembles) > 1:
+        raise PillarError("zookeeper", f"members matching {tgt!r} see {len(ensembles)} different ensembles (as "
+                                       f"{', '.join(m for m, _ in ensembles)} see them): if several ensembles are "
+                                       "meant, target one with tgt=...; otherwise make their zookeeper pillar equal")
+    reference_minion, reference = ensembles[0] if ensembles else next(iter(views.items()))
     model = zkmodel.EnsembleModel.from_pillar(reference)
     members = [m.minion_id for m in model.members]
     unknown = [m for m in members if m not in pillars]
