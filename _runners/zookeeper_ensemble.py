@@ -43,6 +43,11 @@ def _compiled_pillars(tgt, tgt_type):
 
 
 def _load(tgt="*", tgt_type="glob"):
+    """The validated ensemble model (see :func:`_load_view`)."""
+    return _load_view(tgt, tgt_type)[0]
+
+
+def _load_view(tgt="*", tgt_type="glob"):
     """Compile pillar on the master for the targeted minions and validate the ensemble model.
 
     Every member must see the same ``zookeeper`` pillar: a member with a different view would
@@ -71,7 +76,7 @@ def _load(tgt="*", tgt_type="glob"):
     differing = [m for m in members if views.get(m) != reference]
     if differing:
         raise PillarError("zookeeper", f"members {differing} see a different zookeeper pillar than {reference_minion}")
-    return model
+    return model, reference
 
 
 def plan(tgt="*", tgt_type="glob"):
@@ -86,13 +91,13 @@ def plan(tgt="*", tgt_type="glob"):
         salt-run zookeeper_ensemble.plan
     """
     try:
-        model = _load(tgt, tgt_type)
+        model, view = _load_view(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
-    change = membership_plan(tgt=tgt, tgt_type=tgt_type)
+    deployed = _deployed(tgt, tgt_type)
+    change = _membership_report(model, view, tgt, tgt_type, deployed)
     if change.get("refused"):
         return saltglue.fail(__context__, change["comment"], membership=change)
-    deployed = saltglue.cmd(__opts__, model.minion_ids, "zookeeper_ensemble.deployed", tgt_type="list", timeout=30)
     try:
         tls_phases = zkmodel.quorum_tls_phases(deployed, model)
     except PillarError as exc:
@@ -300,13 +305,19 @@ def _statuses(hosts):
     }
 
 
-def _membership_change(model, tgt, tgt_type):
-    """``(plan, hosts)``: the change from what the hosts run to ``model``, and every host involved."""
-    deployed = saltglue.cmd(__opts__, tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
-    reference = __salt__["pillar.show_pillar"](model.minion_ids[0]).get("zookeeper") or {}
+def _deployed(tgt, tgt_type):
+    """What every targeted host runs according to its own files (``zookeeper_ensemble.deployed``)."""
+    return saltglue.cmd(__opts__, tgt, "zookeeper_ensemble.deployed", tgt_type=tgt_type, timeout=30)
+
+
+def _membership_change(model, reference, tgt, tgt_type, deployed=None):
+    """``(plan, hosts)``: the change from what the hosts run to ``model`` (whose pillar view is
+    ``reference``), and every host involved."""
+    deployed = _deployed(tgt, tgt_type) if deployed is None else deployed
     running = zm.deployed_hosts(deployed, model)
     hosts = sorted(set(running) | set(model.minion_ids))
-    if not running:
+    if not running or zm.settled(model, deployed):
+        # Bare hosts or nothing to change: no member needs to be asked for its status.
         return zm.plan_change(model, reference, deployed, {}), hosts
     statuses = _statuses(hosts)
     change = zm.plan_change(model, reference, deployed, statuses)
@@ -327,9 +338,13 @@ def membership_plan(tgt="*", tgt_type="glob"):
 
         salt-run zookeeper_ensemble.membership_plan
     """
-    model = _load(tgt, tgt_type)
+    model, view = _load_view(tgt, tgt_type)
+    return _membership_report(model, view, tgt, tgt_type)
+
+
+def _membership_report(model, view, tgt, tgt_type, deployed=None):
     try:
-        change, _ = _membership_change(model, tgt, tgt_type)
+        change, _ = _membership_change(model, view, tgt, tgt_type, deployed)
     except (PillarError, PillarErrors, zm.MembershipError) as exc:
         return {"result": False, "refused": str(exc), "steps": [],
                 "comment": f"membership change to {model.minion_ids} refused: {exc}"}
@@ -408,8 +423,8 @@ def change_membership(timeout=120, test=False, tgt="*", tgt_type="glob"):
         salt-run zookeeper_ensemble.change_membership
     """
     try:
-        model = _load(tgt, tgt_type)
-        change, hosts = _membership_change(model, tgt, tgt_type)
+        model, view = _load_view(tgt, tgt_type)
+        change, hosts = _membership_change(model, view, tgt, tgt_type)
     except (PillarError, PillarErrors, zm.MembershipError) as exc:
         return saltglue.fail(__context__, f"membership change refused: {exc}")
     if not change["change"]:
@@ -422,7 +437,7 @@ def change_membership(timeout=120, test=False, tgt="*", tgt_type="glob"):
                 "comment": f"would change the members {summary} in {len(described)} steps"}
 
     def replan():
-        return _membership_change(model, tgt, tgt_type)[0]["steps"]
+        return _membership_change(model, view, tgt, tgt_type)[0]["steps"]
 
     started = time.monotonic()
     timing = zm.Timing(gate_timeout=30, step_timeout=float(timeout))

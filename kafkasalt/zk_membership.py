@@ -81,6 +81,21 @@ def deployed_hosts(deployed: dict, model=None) -> dict:
             if ours & {str(line).split(";", 1)[0] for line in (reply.get("servers") or {}).values()}}
 
 
+def settled(model, deployed: dict) -> bool:
+    """Whether the hosts already run exactly ``model``'s members, each with ``model``'s server
+    list (the common case of a re-run): then no membership step is needed and no member has to
+    be asked for its status."""
+    wanted = {m.myid: m.server_line_value for m in model.members}
+    hosts = deployed_hosts(deployed, model)
+    if set(hosts) != set(model.minion_ids):
+        return False
+    for reply in hosts.values():
+        servers = {int(myid): str(line).split(";", 1)[0] for myid, line in (reply.get("servers") or {}).items()}
+        if servers != wanted:
+            return False
+    return True
+
+
 def running_members(deployed: dict, statuses: dict, pillar_members: dict | None = None) -> dict:
     """The server list the ensemble runs now, as pillar-shaped members ``{minion_id: {...}}``.
 
@@ -158,6 +173,8 @@ def plan_change(new_model, reference_pillar: dict, deployed: dict, statuses: dic
     """
     hosts = deployed = deployed_hosts(deployed, new_model)
     new_ids = list(new_model.minion_ids)
+    if settled(new_model, deployed):
+        return {"change": False, "old_members": new_ids, "new_members": new_ids, "steps": []}
     if not hosts:
         # Bare hosts: a first deploy writes every member's list and starts them all.
         return {"change": False, "old_members": [], "new_members": new_ids, "steps": []}
@@ -377,6 +394,7 @@ __all__ = [
     "Timing",
     "parse_server_line",
     "running_members",
+    "settled",
     "plan_change",
     "describe",
     "execute",

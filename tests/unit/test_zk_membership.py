@@ -380,3 +380,15 @@ def test_hosts_of_another_ensemble_are_left_out():
     assert sorted(zm.deployed_hosts(deployed, model)) == ["kafka1", "kafka2", "kafka3"]
     plan = zm.plan_change(model, pillar_of(3), deployed, sim.statuses(model.minion_ids))
     assert plan["change"] is False
+
+
+def test_settled_means_every_member_runs_the_pillar_list():
+    sim = SimulatedEnsemble(pillar_of(3))
+    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    assert zm.settled(model, sim.deployed())
+    five = zk.EnsembleModel.from_pillar(pillar_of(5), heap_mb_default=512)
+    assert not zm.settled(five, sim.deployed())  # members to add
+    half = sim.deployed()
+    half["kafka2"]["servers"][4] = "127.0.0.14:2888:3888"  # one member switched lists already
+    assert not zm.settled(model, half)
+    assert not zm.settled(model, {"kafka1": None})  # bare hosts are not settled: the deploy writes them
