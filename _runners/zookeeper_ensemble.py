@@ -146,7 +146,9 @@ def health(tgt="*", tgt_type="glob"):
     return _ask_health([m.minion_id for m in model.members])
 
 
-def _wait(members, condition, timeout, interval=1.0):
+def _wait(members, condition, timeout, interval=0.5):
+    # Each poll is a round trip through the minions (about a second here), so a short sleep
+    # keeps the roll close to the member's own restart time without flooding it.
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -275,7 +275,7 @@ class Timing:
 
     gate_timeout: float = 30.0
     step_timeout: float = 120.0
-    poll_interval: float = 1.0
+    poll_interval: float = 0.5
 
 
 def _wait(driver, hosts, gates, step, timeout, poll, clock, sleep):
