@@ -358,7 +358,10 @@ def execute(steps, driver, replan, hosts, final_model=None, timing=None, clock=t
         leader_before = _leader(statuses)
         driver.event("step/start", {"step": number, "action": step["action"], "member": step["minion_id"],
                                     "leader": leader_before})
-        done = _carry_out(driver, step)
+        try:
+            done = _carry_out(driver, step)
+        except Exception as exc:  # a failed state run or minion call halts here, with the report so far
+            raise MembershipError(f"{label} failed: {exc}", report) from exc
         statuses, reasons = _wait(driver, hosts, AFTER_STEP_GATES[step["wait_for"]], step, timing.step_timeout,
                                   timing.poll_interval, clock, sleep)
         if reasons:

@@ -216,8 +216,11 @@ def test_a_halted_grow_resumes_from_the_leaders_list():
     new = pillar_of(5)
     add_hosts(sim, new, "kafka4", "kafka5")
     sim.fail_on = ("restart", "kafka2")
-    with pytest.raises(RuntimeError, match="restart kafka2 failed"):
+    with pytest.raises(zm.MembershipError, match=r"step 4 \(reconfigure kafka2\) failed: restart kafka2 failed") as info:
         run_change(sim, new)
+    # The halt says what was done before it.
+    assert [(s["action"], s["member"]) for s in info.value.report["steps"]] == [
+        ("start", "kafka4"), ("start", "kafka5"), ("reconfigure", "kafka1")]
     # kafka2 has the new list on disk but still runs the old one; the leader runs the old list.
     assert sim.hosts["kafka2"]["stale"]
     sim.actions.clear()
