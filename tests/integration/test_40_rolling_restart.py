@@ -150,10 +150,23 @@ def test_killed_broker_mid_roll_halts_the_roll_and_a_rerun_completes(roll_lab, o
     thread.join(300)
     out = json.loads(result["proc"].stdout)
     assert out.get("result") is False, out
-    assert "under-replicated" in out["Error"] or "min.insync.replicas" in out["Error"], out["Error"]
+    # The roll halts before or at the victim, never past it. Usually a gate sees the loss first;
+    # but a killed broker stays registered until its ZooKeeper session expires (18 s) and in the
+    # ISR until its followers fall behind, so on a slow machine the gates can pass before either
+    # shows, and the roll halts when the victim's own restart fails (its process was stopped).
+    halted_by_gate = "under-replicated" in out["Error"] or "min.insync.replicas" in out["Error"]
+    halted_at_victim = f"restart of {victim} failed" in out["Error"]
+    assert halted_by_gate or halted_at_victim, out["Error"]
     assert victim not in out.get("changes", {}).get("restarted", [])
     bench(f"halted roll: {out['Error'][:300]}")
-    lab.nsenter(victim, ["supervisorctl", "start", "kafka"])
+    # Until the killed broker's session expires a new process with its id exits at once.
+    deadline = time.monotonic() + 90
+    while True:
+        started = lab.nsenter(victim, ["supervisorctl", "start", "kafka"], check=False)
+        if started.returncode == 0 or "already started" in started.stdout:
+            break
+        assert time.monotonic() < deadline, started.stdout + started.stderr
+        time.sleep(3)
     verified = lab.salt_run("kafka.verify_cluster", "timeout=180", "--out=json", check=False)
     assert json.loads(verified.stdout).get("result") is True, verified.stdout[-2000:]
     rerun = lab.salt_run("kafka.rolling_restart", "--out=json", check=False)
