@@ -168,7 +168,7 @@ def host_plan():
         "user": "zookeeper",
         "service": SERVICE_NAME,
         "service_manager": _manager(),
-        "config_files": config_files(),
+        "config_files": _config_files(model),
     }
 
 
@@ -182,8 +182,12 @@ def config_files():
 
         salt 'zk*' zookeeper_ensemble.config_files
     """
+    return _config_files(_model())
+
+
+def _config_files(model):
     files = [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [_unit_path()]
-    if _model().tls.enabled:
+    if model.tls.enabled:
         # A renewed certificate or CA is read at start only.
         files += [zkmodel.MEMBER_KEYSTORE_PATH, zkmodel.TRUSTSTORE_PATH]
     return files
@@ -216,9 +220,7 @@ def render(name):
     install_dir = model.install_dir
     renderers = {
         "zoo.cfg": lambda: zkmodel.render_zoo_cfg(model, minion_id, _transition()),
-        "tls/ca.pem": lambda: _tls_pillar("ca_cert"),
         "tls/member.pem": lambda: _keystore("member"),
-        "tls/client.pem": lambda: _keystore("client"),
         "myid": lambda: zkmodel.render_myid(model, minion_id),
         "jaas.conf": lambda: zkmodel.render_jaas(model),
         "java.args": lambda: zkmodel.render_java_args(model, minion_id, install_dir),
@@ -226,7 +228,8 @@ def render(name):
         "supervisord": lambda: zkmodel.render_supervisord_program(model, minion_id, install_dir),
     }
     if name not in renderers:
-        raise CommandExecutionError(f"unknown file {name!r}; one of {', '.join(renderers)}")
+        known = ", ".join([*renderers, "tls/ca.pem", "tls/client.pem"])
+        raise CommandExecutionError(f"unknown file {name!r}; one of {known}")
     return renderers[name]()
 
 
