@@ -1,0 +1,1 @@
+"""Operations: hardware facts, sizing, services, the restart gates and the gated-step engine."""
