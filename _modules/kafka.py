@@ -18,7 +18,7 @@ try:
     from kafkasalt import zkclient as _zkclient
     from kafkasalt import zk_users as _zk_users
     from kafkasalt import zookeeper as _zookeeper
-    from kafkasalt.errors import PillarError, PillarErrors
+    from kafkasalt.common.errors import PillarError, PillarErrors
 
     _CORE_IMPORT_ERROR = None
 except ImportError as _exc:  # pylint: disable=invalid-name

@@ -14,7 +14,7 @@ from salt.exceptions import CommandExecutionError
 try:
     from kafkasalt import hardware, service, sizing, zkclient
     from kafkasalt import zookeeper as zkmodel
-    from kafkasalt.errors import PillarError, PillarErrors
+    from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True
     CORE_ERROR = ""

@@ -18,7 +18,7 @@ try:
     from kafkasalt import saltglue
     from kafkasalt import broker as brokermodel
     from kafkasalt import zookeeper as zkmodel
-    from kafkasalt.errors import PillarError, PillarErrors
+    from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True
 except ImportError:

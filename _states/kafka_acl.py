@@ -9,7 +9,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     from kafkasalt import acl
-    from kafkasalt.errors import PillarError, PillarErrors
+    from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True
 except ImportError:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
-from kafkasalt.errors import PillarError, PillarErrors
+from kafkasalt.common.errors import PillarError, PillarErrors
 
 __all__ = [
     "AclBinding",

@@ -32,7 +32,7 @@ from collections import defaultdict
 
 from kafkasalt import acl as acl_model
 from kafkasalt import scram
-from kafkasalt.errors import PillarErrors
+from kafkasalt.common.errors import PillarErrors
 
 log = logging.getLogger(__name__)
 

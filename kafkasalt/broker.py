@@ -2,7 +2,7 @@
 
 Pure Python, no Salt, no network. :meth:`ClusterModel.from_pillar` validates the ``kafka:``
 pillar (see :data:`DEFAULTS`, the single source of truth for its keys and defaults) and reports
-*every* problem at once as :class:`kafkasalt.errors.PillarErrors`, each naming the full pillar
+*every* problem at once as :class:`kafkasalt.common.errors.PillarErrors`, each naming the full pillar
 key. The render functions turn a valid model into the files a broker host needs:
 
 * ``/etc/kafka/server.properties``  :func:`render_server_properties` (no secrets, 0644)
@@ -45,8 +45,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kafkasalt import dynamic_config
-from kafkasalt.errors import PillarError, PillarErrors
-from kafkasalt.secret import Secret
+from kafkasalt.common.errors import PillarError, PillarErrors
+from kafkasalt.common.secret import Secret
 
 # --- install layout -----------------------------------------------------------------------------
 

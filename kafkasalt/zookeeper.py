@@ -39,8 +39,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from kafkasalt.errors import PillarError, PillarErrors
-from kafkasalt.secret import Secret
+from kafkasalt.common.errors import PillarError, PillarErrors
+from kafkasalt.common.secret import Secret
 
 # ---------------------------------------------------------------------------------------------
 # Constants

@@ -7,7 +7,7 @@ import pytest
 
 from kafkasalt import acl
 from kafkasalt.acl import AclBinding, AclError
-from kafkasalt.errors import PillarError, PillarErrors
+from kafkasalt.common.errors import PillarError, PillarErrors
 
 
 def make(**overrides):

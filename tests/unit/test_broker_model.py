@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kafkasalt import broker
-from kafkasalt.errors import PillarErrors
+from kafkasalt.common.errors import PillarErrors
 
 ADMIN_PASSWORD = "admin-Secret-1"
 BROKER_PASSWORD = "broker-Secret-2"

@@ -28,7 +28,7 @@ def test_virtual_name():
 
 
 def test_virtual_explains_a_missing_core(monkeypatch):
-    for name in ("kafkasalt", "kafkasalt.hardware", "kafkasalt.sizing", "kafkasalt.errors"):
+    for name in ("kafkasalt", "kafkasalt.hardware", "kafkasalt.sizing", "kafkasalt.common.errors"):
         monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
     monkeypatch.setattr(sys, "path", list(sys.path))
     loaded, message = load_module().__virtual__()

@@ -7,7 +7,7 @@ import shlex
 import pytest
 
 from kafkasalt import zookeeper as zk
-from kafkasalt.errors import PillarError, PillarErrors
+from kafkasalt.common.errors import PillarError, PillarErrors
 
 PASSWORDS = {"super": "super-pw-7f3a", "quorum": "quorum-pw-91c2", "kafka": "kafka-pw-55e0"}
 INSTALL_DIR = "/opt/zookeeper/apache-zookeeper-3.8.4-bin"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from kafkasalt.errors import PillarError
+from kafkasalt.common.errors import PillarError
 from tests.unit.test_zookeeper_model import base_pillar
 
 

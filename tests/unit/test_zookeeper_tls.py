@@ -6,7 +6,7 @@ import pytest
 
 from kafkasalt import broker
 from kafkasalt import zookeeper as zk
-from kafkasalt.errors import PillarError, PillarErrors
+from kafkasalt.common.errors import PillarError, PillarErrors
 from tests.unit.test_broker_model import LAB, ZOOKEEPER
 from tests.unit.test_zookeeper_model import base_pillar
 
