@@ -15,9 +15,9 @@ try:
     from kafkasalt import hardware as _hardware
     from kafkasalt import service as _service
     from kafkasalt import sizing as _sizing
-    from kafkasalt import zkclient as _zkclient
+    from kafkasalt.zookeeper import client as _zkclient
     from kafkasalt import zk_users as _zk_users
-    from kafkasalt import zookeeper as _zookeeper
+    from kafkasalt.zookeeper import model as _zookeeper
     from kafkasalt.common.errors import PillarError, PillarErrors
 
     _CORE_IMPORT_ERROR = None

@@ -12,8 +12,11 @@ import os
 from salt.exceptions import CommandExecutionError
 
 try:
-    from kafkasalt import hardware, service, sizing, zkclient
-    from kafkasalt import zookeeper as zkmodel
+    from kafkasalt import hardware, service, sizing
+    from kafkasalt.zookeeper import client as zkclient
+    from kafkasalt.zookeeper import model as zkmodel
+    from kafkasalt.zookeeper import render as zkrender
+    from kafkasalt.zookeeper import status as zkstatus
     from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True
@@ -219,13 +222,13 @@ def render(name):
     minion_id = _member(model).minion_id
     install_dir = model.install_dir
     renderers = {
-        "zoo.cfg": lambda: zkmodel.render_zoo_cfg(model, minion_id, _transition()),
+        "zoo.cfg": lambda: zkrender.render_zoo_cfg(model, minion_id, _transition()),
         "tls/member.pem": lambda: _keystore("member"),
-        "myid": lambda: zkmodel.render_myid(model, minion_id),
-        "jaas.conf": lambda: zkmodel.render_jaas(model),
-        "java.args": lambda: zkmodel.render_java_args(model, minion_id, install_dir),
-        "systemd": lambda: zkmodel.render_systemd_unit(model, minion_id, install_dir),
-        "supervisord": lambda: zkmodel.render_supervisord_program(model, minion_id, install_dir),
+        "myid": lambda: zkrender.render_myid(model, minion_id),
+        "jaas.conf": lambda: zkrender.render_jaas(model),
+        "java.args": lambda: zkrender.render_java_args(model, minion_id, install_dir),
+        "systemd": lambda: zkrender.render_systemd_unit(model, minion_id, install_dir),
+        "supervisord": lambda: zkrender.render_supervisord_program(model, minion_id, install_dir),
     }
     if name not in renderers:
         known = ", ".join([*renderers, "tls/ca.pem", "tls/client.pem"])
@@ -235,9 +238,9 @@ def render(name):
 
 def _probe(address, port, tls=None):
     try:
-        srvr = zkmodel.parse_srvr(zkclient.four_letter_word(address, port, "srvr", tls=tls))
-        mntr = zkmodel.parse_mntr(zkclient.four_letter_word(address, port, "mntr", tls=tls))
-    except (zkclient.ZkUnavailable, zkmodel.StatusParseError) as exc:
+        srvr = zkstatus.parse_srvr(zkclient.four_letter_word(address, port, "srvr", tls=tls))
+        mntr = zkstatus.parse_mntr(zkclient.four_letter_word(address, port, "mntr", tls=tls))
+    except (zkclient.ZkUnavailable, zkstatus.StatusParseError) as exc:
         return {"serving": False, "error": str(exc)}
     return {"serving": True, **srvr, "mntr": mntr}
 
@@ -280,7 +283,7 @@ def health():
     """
     model = _model()
     statuses = {m.minion_id: _member_status(model, m) for m in model.members}
-    verdict = zkmodel.ensemble_health(model, statuses)
+    verdict = zkstatus.ensemble_health(model, statuses)
     verdict["members"] = statuses
     return verdict
 

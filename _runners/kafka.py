@@ -17,7 +17,7 @@ import time
 try:
     from kafkasalt import saltglue
     from kafkasalt import broker as brokermodel
-    from kafkasalt import zookeeper as zkmodel
+    from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True

@@ -16,8 +16,10 @@ import time
 
 try:
     from kafkasalt import saltglue
-    from kafkasalt import zk_membership as zm
-    from kafkasalt import zookeeper as zkmodel
+    from kafkasalt.zookeeper import membership as zm
+    from kafkasalt.zookeeper import model as zkmodel
+    from kafkasalt.zookeeper import status as zkstatus
+    from kafkasalt.zookeeper import tls as zktls
     from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True
@@ -99,7 +101,7 @@ def plan(tgt="*", tgt_type="glob"):
     if change.get("refused"):
         return saltglue.fail(__context__, change["comment"], membership=change)
     try:
-        tls_phases = zkmodel.quorum_tls_phases(deployed, model)
+        tls_phases = zktls.quorum_tls_phases(deployed, model)
     except PillarError as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     if tls_phases and change.get("change"):
@@ -215,7 +217,7 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     if not pending:
         return {"result": True, "changes": {}, "comment": "no member has a pending configuration change"}
     current = _ask_health(members)
-    order = zkmodel.roll_order(model, current.get("members", {}))
+    order = zkstatus.roll_order(model, current.get("members", {}))
     order = [m for m in order if m in pending]
     reasons = {m: ("forced" if force else f"changed: {', '.join(pending_replies[m]['changed_files'])}")
                + (" (leader, last)" if m == current.get("leader") else "") for m in order}
@@ -267,7 +269,7 @@ def switch_quorum_tls(timeout=120, test=False, tgt="*", tgt_type="glob"):
         model = _load(tgt, tgt_type)
         members = model.minion_ids
         deployed = saltglue.cmd(__opts__, members, "zookeeper_ensemble.deployed", tgt_type="list", timeout=30)
-        phases = zkmodel.quorum_tls_phases(deployed, model)
+        phases = zktls.quorum_tls_phases(deployed, model)
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"quorum TLS switch refused: {exc}")
     if not phases:
@@ -359,7 +361,7 @@ def _membership_report(model, view, tgt, tgt_type, deployed=None):
 
 
 class _MinionDriver:
-    """What :func:`kafkasalt.zk_membership.execute` asks of the hosts, done through the minions."""
+    """What :func:`kafkasalt.zookeeper.membership.execute` asks of the hosts, done through the minions."""
 
     def __init__(self, opts):
         self.opts = opts

@@ -273,7 +273,7 @@ class ZookeeperLink:
     def coerce(cls, zookeeper_model):
         """Accept a ZookeeperLink, the ``zookeeper:`` pillar mapping, or a ZooKeeper model object.
 
-        A model object (such as :class:`kafkasalt.zookeeper.EnsembleModel`) needs ``members``
+        A model object (such as :class:`kafkasalt.zookeeper.model.EnsembleModel`) needs ``members``
         (each with ``address``, optionally ``myid`` and ``ports``/``client_port``), the users as
         ``user_passwords`` (``((name, secret), ...)``), ``users`` or ``sasl_users`` (name ->
         password, secret, or something with ``password``), and optionally ensemble ``ports``.

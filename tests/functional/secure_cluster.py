@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kafkasalt import pki, zk_users, zkclient
+from kafkasalt import pki, zk_users
+from kafkasalt.zookeeper import client as zkclient
 from kafkasalt.admin import ConnectionSettings, KafkaAdmin, KafkaAdminError
 
 LOOPBACK = "127.0.0.1"

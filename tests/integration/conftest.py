@@ -196,7 +196,7 @@ class ZkWriter:
 
     def lost(self):
         """Acknowledged writes that the ensemble no longer has (read back, then cleaned up)."""
-        from kafkasalt import zkclient
+        from kafkasalt.zookeeper import client as zkclient
 
         with zkclient.session(self.hosts, "super", self.password) as client:
             stored = {int(name[1:]) for name in client.get_children(self.path)}

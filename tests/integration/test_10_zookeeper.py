@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import bench
 
-from kafkasalt import zkclient
+from kafkasalt.zookeeper import client as zkclient
 from tests.integration.conftest import ZK_CONNECT, ZkWriter, host_file
 
 pytestmark = pytest.mark.lab

@@ -15,7 +15,7 @@ import ssl
 
 import pytest
 
-from kafkasalt import zkclient
+from kafkasalt.zookeeper import client as zkclient
 from tests.conftest import bench
 from tests.integration.conftest import ZK_CONNECT, ZkWriter, leaked_secrets
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from kafkasalt import zkclient
+from kafkasalt.zookeeper import client as zkclient
 from lab.saltlab import SOLO_HOSTS
 from tests.conftest import bench
 

@@ -145,7 +145,7 @@ def test_zookeeper_model_object_is_accepted():
 
 
 def test_zookeeper_ensemble_model_is_accepted():
-    from kafkasalt import zookeeper
+    from kafkasalt.zookeeper import model as zookeeper
 
     zookeeper_pillar = copy.deepcopy(ZOOKEEPER)
     zookeeper_pillar.update({"source": "file:///tmp/zk.tgz", "source_hash": "sha512=" + "a" * 128})

@@ -1,6 +1,6 @@
 """Membership changes carried out against a simulated static ensemble.
 
-The simulation follows the leader-election facts in ``kafkasalt.zookeeper.MEMBERSHIP_RULES``:
+The simulation follows the leader-election facts in ``kafkasalt.zookeeper.membership_rules.MEMBERSHIP_RULES``:
 a member follows a leader only if each lists the other, a leader keeps serving while a majority
 of its own list follows it, and an election in a list needs a majority of that list (equal zxids,
 so the highest myid wins). After every action the test checks that a leader exists (the ensemble
@@ -9,8 +9,10 @@ kept a quorum) and that there were never two.
 
 import pytest
 
-from kafkasalt import zk_membership as zm
-from kafkasalt import zookeeper as zk
+from kafkasalt.zookeeper import membership as zm
+from kafkasalt.zookeeper import membership_rules as zk_rules
+from kafkasalt.zookeeper import model as zk_model
+from kafkasalt.zookeeper import status as zk_status
 from tests.unit.test_zookeeper_model import base_pillar
 
 
@@ -153,7 +155,7 @@ def pillar_of(count):
 
 def run_change(sim, new_pillar):
     sim.pillar = new_pillar
-    new_model = zk.EnsembleModel.from_pillar(new_pillar, heap_mb_default=512)
+    new_model = zk_model.EnsembleModel.from_pillar(new_pillar, heap_mb_default=512)
     hosts = sorted(set(sim.hosts) | set(new_pillar["members"]))
 
     def plan():
@@ -229,7 +231,7 @@ def test_a_halted_grow_resumes_from_the_leaders_list():
     # Already-done steps are no-ops on the hosts: no second restart of kafka1.
     assert [mid for action, mid in sim.actions if action == "restart"] == ["kafka2", "kafka3"]
     assert sim.leaderless_after == [] and not sim.split_brain
-    assert zk.ensemble_health(zk.EnsembleModel.from_pillar(new, heap_mb_default=512),
+    assert zk_status.ensemble_health(zk_model.EnsembleModel.from_pillar(new, heap_mb_default=512),
                               sim.statuses(list(new["members"])))["verdict"] == "healthy"
 
 
@@ -250,13 +252,13 @@ def test_a_halted_shrink_after_the_leader_switched_only_decommissions_what_is_le
 
 def test_unchanged_members_plan_nothing():
     sim = SimulatedEnsemble(pillar_of(3))
-    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
     plan = zm.plan_change(model, pillar_of(3), sim.deployed(), sim.statuses(model.minion_ids))
     assert plan == {"change": False, "old_members": model.minion_ids, "new_members": model.minion_ids, "steps": []}
 
 
 def test_bare_hosts_plan_nothing():
-    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
     plan = zm.plan_change(model, pillar_of(3), {"kafka1": None, "kafka2": None}, {})
     assert plan["change"] is False and plan["steps"] == []
 
@@ -266,7 +268,7 @@ def test_a_step_waits_for_its_gates_and_halts_with_the_reason():
     new = pillar_of(5)
     add_hosts(sim, new, "kafka4", "kafka5")
     sim.pillar = new
-    model = zk.EnsembleModel.from_pillar(new, heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(new, heap_mb_default=512)
     hosts = sorted(new["members"])
     steps = zm.plan_change(model, new, sim.deployed(), sim.statuses(hosts))["steps"]
     sim.hosts["kafka1"]["running"] = False  # a member dies after the plan was made
@@ -330,7 +332,7 @@ def test_removing_a_dead_unreachable_member_goes_on_without_its_host():
     deployed = sim.deployed()
     del deployed["kafka5"]  # its minion does not answer either
     new = pillar_of(3)
-    model = zk.EnsembleModel.from_pillar(new, heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(new, heap_mb_default=512)
     hosts = sorted(sim.hosts)
     plan = zm.plan_change(model, new, deployed, sim.statuses(hosts))
     assert [(s["action"], s["minion_id"], s["decommission"]) for s in plan["steps"]][-1] == (
@@ -345,7 +347,7 @@ def test_stray_host_with_member_files_is_decommissioned():
     sim = SimulatedEnsemble(pillar_of(3))
     sim.hosts["kafka7"] = {"myid": 7, "address": "127.0.0.17", "list": {"kafka1", "kafka2", "kafka3", "kafka7"},
                            "running": False, "stale": False}
-    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
     plan = zm.plan_change(model, pillar_of(3), sim.deployed(), sim.statuses(sorted(sim.hosts)))
     assert plan["change"] is True
     assert [(s["action"], s["minion_id"], s["decommission"]) for s in plan["steps"]] == [("stop", "kafka7", True)]
@@ -356,8 +358,8 @@ def test_unsafe_changes_are_refused_before_any_step():
     sim = SimulatedEnsemble(pillar_of(3))
     seven = pillar_of(7)
     add_hosts(sim, seven, "kafka4", "kafka5", "kafka6", "kafka7")
-    model = zk.EnsembleModel.from_pillar(seven, heap_mb_default=512)
-    with pytest.raises(zk.MembershipChangeRefused, match="3 -> 5 -> 7"):
+    model = zk_model.EnsembleModel.from_pillar(seven, heap_mb_default=512)
+    with pytest.raises(zk_rules.MembershipChangeRefused, match="3 -> 5 -> 7"):
         zm.plan_change(model, seven, sim.deployed(), sim.statuses(sorted(sim.hosts)))
 
 
@@ -379,7 +381,7 @@ def test_hosts_of_another_ensemble_are_left_out():
     sim = SimulatedEnsemble(pillar_of(3))
     deployed = sim.deployed()
     deployed["solo1"] = {"myid": 1, "servers": {1: "127.0.0.16:2888:3888"}}  # its own one-member ensemble
-    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
     assert sorted(zm.deployed_hosts(deployed, model)) == ["kafka1", "kafka2", "kafka3"]
     plan = zm.plan_change(model, pillar_of(3), deployed, sim.statuses(model.minion_ids))
     assert plan["change"] is False
@@ -387,9 +389,9 @@ def test_hosts_of_another_ensemble_are_left_out():
 
 def test_settled_means_every_member_runs_the_pillar_list():
     sim = SimulatedEnsemble(pillar_of(3))
-    model = zk.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(pillar_of(3), heap_mb_default=512)
     assert zm.settled(model, sim.deployed())
-    five = zk.EnsembleModel.from_pillar(pillar_of(5), heap_mb_default=512)
+    five = zk_model.EnsembleModel.from_pillar(pillar_of(5), heap_mb_default=512)
     assert not zm.settled(five, sim.deployed())  # members to add
     half = sim.deployed()
     half["kafka2"]["servers"][4] = "127.0.0.14:2888:3888"  # one member switched lists already

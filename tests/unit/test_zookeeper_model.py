@@ -1,4 +1,4 @@
-"""Unit tests of kafkasalt.zookeeper: validation, rendering, status parsing, health, roll order
+"""Unit tests of kafkasalt.zookeeper (model, validate, render, status): validation, rendering, status parsing, health, roll order
 and membership plans. Pure: no network, no Java."""
 
 import copy
@@ -6,8 +6,12 @@ import shlex
 
 import pytest
 
-from kafkasalt import zookeeper as zk
 from kafkasalt.common.errors import PillarError, PillarErrors
+from kafkasalt.common.secret import Secret
+from kafkasalt.zookeeper import membership_rules as zk_rules
+from kafkasalt.zookeeper import model as zk_model
+from kafkasalt.zookeeper import render as zk_render
+from kafkasalt.zookeeper import status as zk_status
 
 PASSWORDS = {"super": "super-pw-7f3a", "quorum": "quorum-pw-91c2", "kafka": "kafka-pw-55e0"}
 INSTALL_DIR = "/opt/zookeeper/apache-zookeeper-3.8.4-bin"
@@ -31,12 +35,12 @@ def base_pillar(count=3):
 def model_of(count=3, **overrides):
     pillar = base_pillar(count)
     pillar.update(overrides)
-    return zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
+    return zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
 
 
 def errors_of(pillar, heap_mb_default=None):
     with pytest.raises(PillarErrors) as info:
-        zk.EnsembleModel.from_pillar(pillar, heap_mb_default=heap_mb_default)
+        zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=heap_mb_default)
     for error in info.value.errors:
         assert isinstance(error, PillarError)
     return info.value
@@ -132,11 +136,11 @@ NOT_SERVING = "This ZooKeeper instance is not currently serving requests\n"
 
 def leader_status(synced=2):
     mntr = MNTR_LEADER.replace("zk_synced_followers\t2", f"zk_synced_followers\t{synced}")
-    return {**zk.parse_srvr(SRVR_LEADER), **zk.parse_mntr(mntr)}
+    return {**zk_status.parse_srvr(SRVR_LEADER), **zk_status.parse_mntr(mntr)}
 
 
 def follower_status():
-    return {**zk.parse_srvr(SRVR_FOLLOWER), **zk.parse_mntr(MNTR_FOLLOWER)}
+    return {**zk_status.parse_srvr(SRVR_FOLLOWER), **zk_status.parse_mntr(MNTR_FOLLOWER)}
 
 
 def statuses_with_leader(model, leader):
@@ -158,13 +162,13 @@ def test_valid_pillar_builds_model_sorted_by_myid():
         "zk-a": {"myid": 1, "address": "127.0.0.11"},
         "zk-b": {"myid": 2, "address": "127.0.0.12"},
     }
-    model = zk.EnsembleModel.from_pillar(pillar, heap_mb_default=768)
+    model = zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=768)
     assert [(m.minion_id, m.myid, m.address) for m in model.members] == [
         ("zk-a", 1, "127.0.0.11"),
         ("zk-b", 2, "127.0.0.12"),
         ("zk-c", 3, "127.0.0.13"),
     ]
-    assert model.member("zk-b") == zk.Member("zk-b", 2, "127.0.0.12")
+    assert model.member("zk-b") == zk_model.Member("zk-b", 2, "127.0.0.12")
     assert model.connect_string == "127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181"
     assert (model.size, model.quorum_size, model.fault_tolerance) == (3, 2, 1)
     assert model.heap_mb == 768
@@ -174,27 +178,27 @@ def test_valid_pillar_builds_model_sorted_by_myid():
     assert model.sasl_users == ["kafka"]
     assert model.user_password("kafka") == PASSWORDS["kafka"]
     assert model.install_dir == INSTALL_DIR
-    with pytest.raises(zk.NotAMember):
+    with pytest.raises(zk_model.NotAMember):
         model.member("kafka9")
 
 
 def test_defaults_are_not_mutated_and_match_pillar_contract():
-    before = copy.deepcopy(zk.DEFAULTS)
+    before = copy.deepcopy(zk_model.DEFAULTS)
     model_of(ports={"client": 2182})
-    assert zk.DEFAULTS == before
-    assert zk.DEFAULTS["ports"] == {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080}
-    assert zk.DEFAULTS["four_letter_words"] == ["srvr", "mntr", "ruok", "conf"]
-    assert zk.DEFAULTS["allow_single_member"] is False
+    assert zk_model.DEFAULTS == before
+    assert zk_model.DEFAULTS["ports"] == {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080}
+    assert zk_model.DEFAULTS["four_letter_words"] == ["srvr", "mntr", "ruok", "conf"]
+    assert zk_model.DEFAULTS["allow_single_member"] is False
 
 
 def test_heap_falls_back_to_sizing_then_zkenv_default():
     pillar = base_pillar()
-    assert zk.EnsembleModel.from_pillar(pillar, heap_mb_default=640).heap_mb == 640
-    assert zk.EnsembleModel.from_pillar(pillar).heap_mb == zk.FALLBACK_HEAP_MB
+    assert zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=640).heap_mb == 640
+    assert zk_model.EnsembleModel.from_pillar(pillar).heap_mb == zk_model.FALLBACK_HEAP_MB
     pillar["heap_mb"] = 2048
-    assert zk.EnsembleModel.from_pillar(pillar, heap_mb_default=640).heap_mb == 2048
+    assert zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=640).heap_mb == 2048
     with pytest.raises(ValueError, match="heap_mb_default"):
-        zk.EnsembleModel.from_pillar(pillar, heap_mb_default=0)
+        zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=0)
 
 
 @pytest.mark.parametrize("count", [2, 4])
@@ -208,7 +212,7 @@ def test_single_member_needs_explicit_permission():
     assert [e.key for e in error.errors] == ["zookeeper:members"]
     assert "allow_single_member" in error.errors[0].message
     pillar["allow_single_member"] = True
-    assert zk.EnsembleModel.from_pillar(pillar).size == 1
+    assert zk_model.EnsembleModel.from_pillar(pillar).size == 1
 
 
 def test_missing_myid_names_the_member_key():
@@ -251,11 +255,11 @@ def test_addresses_are_normalized_and_ipv6_is_bracketed_in_endpoints():
     pillar = base_pillar()
     pillar["members"]["kafka1"]["address"] = "ZK1.Example.COM"
     pillar["members"]["kafka2"]["address"] = "2001:DB8:0:0::12"
-    model = zk.EnsembleModel.from_pillar(pillar)
+    model = zk_model.EnsembleModel.from_pillar(pillar)
     assert model.member("kafka1").address == "zk1.example.com"
     assert model.member("kafka2").address == "2001:db8::12"
     assert model.connect_string == "zk1.example.com:2181,[2001:db8::12]:2181,127.0.0.13:2181"
-    cfg = zk.render_zoo_cfg(model, "kafka2")
+    cfg = zk_render.render_zoo_cfg(model, "kafka2")
     assert "server.2=[2001:db8::12]:2888:3888" in cfg.splitlines()
     assert "clientPortAddress=2001:db8::12" in cfg.splitlines()
 
@@ -273,9 +277,9 @@ def test_shared_address_is_fine_on_distinct_ports():
     pillar["members"]["kafka2"].update(
         address="127.0.0.11", ports={"client": 2182, "quorum": 2889, "election": 3889, "admin": 8081}
     )
-    model = zk.EnsembleModel.from_pillar(pillar)
+    model = zk_model.EnsembleModel.from_pillar(pillar)
     assert model.member("kafka2").client_endpoint == "127.0.0.11:2182"
-    assert "server.2=127.0.0.11:2889:3889" in zk.render_zoo_cfg(model, "kafka1").splitlines()
+    assert "server.2=127.0.0.11:2889:3889" in zk_render.render_zoo_cfg(model, "kafka1").splitlines()
 
 
 @pytest.mark.parametrize("bad", ["2181", 0, 65536, True, None, 21.81])
@@ -468,7 +472,7 @@ def test_model_repr_and_str_hide_passwords():
         for password in PASSWORDS.values():
             assert password not in text
     assert model.super_password.reveal() == PASSWORDS["super"]
-    assert model.super_password == zk.Secret(PASSWORDS["super"])
+    assert model.super_password == Secret(PASSWORDS["super"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,30 +532,30 @@ server.3=127.0.0.13:2888:3888
 
 def test_zoo_cfg_exact_text():
     model = model_of()
-    assert zk.render_zoo_cfg(model, "kafka2") == EXPECTED_ZOO_CFG_KAFKA2
+    assert zk_render.render_zoo_cfg(model, "kafka2") == EXPECTED_ZOO_CFG_KAFKA2
     # Deterministic: same input, same bytes.
-    assert zk.render_zoo_cfg(model_of(), "kafka2") == EXPECTED_ZOO_CFG_KAFKA2
+    assert zk_render.render_zoo_cfg(model_of(), "kafka2") == EXPECTED_ZOO_CFG_KAFKA2
 
 
 def test_zoo_cfg_is_per_member_and_has_no_secrets():
     model = model_of()
-    cfg1 = zk.render_zoo_cfg(model, "kafka1").splitlines()
+    cfg1 = zk_render.render_zoo_cfg(model, "kafka1").splitlines()
     assert "clientPortAddress=127.0.0.11" in cfg1
     assert "admin.serverAddress=127.0.0.11" in cfg1
     for member in model.minion_ids:
-        text = zk.render_zoo_cfg(model, member)
+        text = zk_render.render_zoo_cfg(model, member)
         for password in PASSWORDS.values():
             assert password not in text
         assert "superDigest" not in text
-    with pytest.raises(zk.NotAMember):
-        zk.render_zoo_cfg(model, "kafka9")
+    with pytest.raises(zk_model.NotAMember):
+        zk_render.render_zoo_cfg(model, "kafka9")
 
 
 def test_zoo_cfg_config_overrides_replace_defaults_and_extras_follow():
     model = model_of(
         config={"tickTime": 3000, "snapCount": 50000, "metricsProvider.exportJvmInfo": False, "jute.path": "C:\\x"}
     )
-    lines = zk.render_zoo_cfg(model, "kafka1").splitlines()
+    lines = zk_render.render_zoo_cfg(model, "kafka1").splitlines()
     block = lines[lines.index("tickTime=3000") : lines.index("# Storage") - 1]
     assert block == [
         "tickTime=3000",
@@ -568,22 +572,22 @@ def test_zoo_cfg_config_overrides_replace_defaults_and_extras_follow():
 
 
 def test_zoo_cfg_for_3_6_uses_session_require_client_sasl_auth():
-    lines = zk.render_zoo_cfg(model_of(version="3.6.4"), "kafka1").splitlines()
+    lines = zk_render.render_zoo_cfg(model_of(version="3.6.4"), "kafka1").splitlines()
     assert "sessionRequireClientSASLAuth=true" in lines
     assert not [line for line in lines if line.startswith("enforce.auth.")]
 
 
 def test_myid_file():
     model = model_of()
-    assert zk.render_myid(model, "kafka3") == "3\n"
+    assert zk_render.render_myid(model, "kafka3") == "3\n"
 
 
 def test_jaas_exact_text_with_escaping():
     pillar = base_pillar()
     pillar["sasl"]["super_password"] = 'sup"er\\pw'
     pillar["sasl"]["users"]["broker-2"] = {"password": "b2"}
-    model = zk.EnsembleModel.from_pillar(pillar)
-    assert zk.render_jaas(model) == (
+    model = zk_model.EnsembleModel.from_pillar(pillar)
+    assert zk_render.render_jaas(model) == (
         "// Managed by Salt (kafkasalt). Local edits are overwritten.\n"
         "// Contains passwords: mode 0600, owner zookeeper. Never copy it elsewhere.\n"
         "\n"
@@ -619,12 +623,12 @@ def test_jaas_exact_text_with_escaping():
     ],
 )
 def test_super_digest_matches_zookeeper(user, password, expected):
-    assert zk.super_digest(user, password) == expected
+    assert zk_render.super_digest(user, password) == expected
 
 
 def test_super_digest_rejects_bad_user():
     with pytest.raises(ValueError):
-        zk.super_digest("a:b", "x")
+        zk_render.super_digest("a:b", "x")
 
 
 EXPECTED_ARGV = [
@@ -645,9 +649,9 @@ EXPECTED_ARGV = [
 
 def test_command_exact_argv_without_secrets():
     model = model_of()
-    argv = zk.command(model, "kafka1", INSTALL_DIR + "/")
+    argv = zk_render.command(model, "kafka1", INSTALL_DIR + "/")
     assert argv == EXPECTED_ARGV
-    assert zk.java_options(model, "kafka1", INSTALL_DIR) == EXPECTED_ARGV[1:]
+    assert zk_render.java_options(model, "kafka1", INSTALL_DIR) == EXPECTED_ARGV[1:]
     joined = " ".join(argv)
     for password in PASSWORDS.values():
         assert password not in joined
@@ -656,31 +660,31 @@ def test_command_exact_argv_without_secrets():
 
 def test_command_refuses_relative_install_dir_and_strangers():
     with pytest.raises(ValueError, match="install_dir"):
-        zk.command(model_of(), "kafka1", "opt/zookeeper")
-    with pytest.raises(zk.NotAMember):
-        zk.command(model_of(), "kafka9", INSTALL_DIR)
+        zk_render.command(model_of(), "kafka1", "opt/zookeeper")
+    with pytest.raises(zk_model.NotAMember):
+        zk_render.command(model_of(), "kafka9", INSTALL_DIR)
 
 
 def test_java_args_file_exact_text():
-    assert zk.render_java_args(model_of(), "kafka1", INSTALL_DIR) == (
+    assert zk_render.render_java_args(model_of(), "kafka1", INSTALL_DIR) == (
         "# Managed by Salt (kafkasalt). Local edits are overwritten.\n"
         "# JVM options of ZooKeeper 3.8.4 (member kafka1); the service runs java @/etc/zookeeper/java.args\n"
         + "".join(arg + "\n" for arg in EXPECTED_ARGV[1:])
     )
-    assert zk.service_argv() == ["/usr/bin/java", "@/etc/zookeeper/java.args"]
+    assert zk_render.service_argv() == ["/usr/bin/java", "@/etc/zookeeper/java.args"]
 
 
 def test_java_args_quote_odd_paths():
-    lines = zk.render_java_args(model_of(), "kafka1", '/opt/zk "a" #1\\x').splitlines()
+    lines = zk_render.render_java_args(model_of(), "kafka1", '/opt/zk "a" #1\\x').splitlines()
     assert '"/opt/zk \\"a\\" #1\\\\x/lib/*:/opt/zk \\"a\\" #1\\\\x/conf"' in lines
 
 
 def test_java_args_super_digest_is_opt_in():
     model = model_of()
-    default = zk.render_java_args(model, "kafka1", INSTALL_DIR)
+    default = zk_render.render_java_args(model, "kafka1", INSTALL_DIR)
     assert "superDigest" not in default
-    lines = zk.render_java_args(model, "kafka1", INSTALL_DIR, with_super_digest=True).splitlines()
-    digest_line = "-Dzookeeper.DigestAuthenticationProvider.superDigest=" + zk.super_digest(
+    lines = zk_render.render_java_args(model, "kafka1", INSTALL_DIR, with_super_digest=True).splitlines()
+    digest_line = "-Dzookeeper.DigestAuthenticationProvider.superDigest=" + zk_render.super_digest(
         "super", PASSWORDS["super"]
     )
     assert lines.index(digest_line) == lines.index("-cp") - 1
@@ -688,12 +692,12 @@ def test_java_args_super_digest_is_opt_in():
 
 
 def test_jvm_env_is_constant_and_secret_free():
-    assert zk.jvm_env(model_of(), "kafka2") == {"ZOOCFGDIR": "/etc/zookeeper", "ZOO_LOG_DIR": "/var/log/zookeeper"}
+    assert zk_render.jvm_env(model_of(), "kafka2") == {"ZOOCFGDIR": "/etc/zookeeper", "ZOO_LOG_DIR": "/var/log/zookeeper"}
 
 
 def test_systemd_unit_runs_java_with_the_argfile_hardened():
     model = model_of()
-    text = zk.render_systemd_unit(model, "kafka1", INSTALL_DIR)
+    text = zk_render.render_systemd_unit(model, "kafka1", INSTALL_DIR)
     lines = text.splitlines()
     assert lines[0] == "# Managed by Salt (kafkasalt). Local edits are overwritten."
     for expected in (
@@ -723,25 +727,25 @@ def test_service_definitions_do_not_change_with_heap_or_version():
     # through a unit change that supervisord would apply by restarting at once.
     before, after = model_of(), model_of(version="3.9.3", heap_mb=2048)
     other_dir = "/opt/zookeeper/apache-zookeeper-3.9.3-bin"
-    assert zk.render_systemd_unit(before, "kafka1", INSTALL_DIR) == zk.render_systemd_unit(after, "kafka1", other_dir)
-    assert zk.render_supervisord_program(before, "kafka1", INSTALL_DIR) == zk.render_supervisord_program(
+    assert zk_render.render_systemd_unit(before, "kafka1", INSTALL_DIR) == zk_render.render_systemd_unit(after, "kafka1", other_dir)
+    assert zk_render.render_supervisord_program(before, "kafka1", INSTALL_DIR) == zk_render.render_supervisord_program(
         after, "kafka1", other_dir
     )
-    assert zk.render_java_args(before, "kafka1", INSTALL_DIR) != zk.render_java_args(after, "kafka1", other_dir)
+    assert zk_render.render_java_args(before, "kafka1", INSTALL_DIR) != zk_render.render_java_args(after, "kafka1", other_dir)
 
 
 def test_systemd_quoting_keeps_specifiers_literal():
-    assert zk._systemd_quote("/opt/zk 100%$x") == '"/opt/zk 100%%$$x"'
-    assert zk._systemd_quote("@/etc/zookeeper/java.args") == "@/etc/zookeeper/java.args"
+    assert zk_render._systemd_quote("/opt/zk 100%$x") == '"/opt/zk 100%%$$x"'
+    assert zk_render._systemd_quote("@/etc/zookeeper/java.args") == "@/etc/zookeeper/java.args"
 
 
 def test_supervisord_program_runs_the_same_argv():
     model = model_of()
-    text = zk.render_supervisord_program(model, "kafka1", INSTALL_DIR)
+    text = zk_render.render_supervisord_program(model, "kafka1", INSTALL_DIR)
     lines = text.splitlines()
     assert "[program:zookeeper]" in lines
     command_line = [line for line in lines if line.startswith("command=")][0]
-    assert shlex.split(command_line[len("command=") :].replace("%%", "%")) == zk.service_argv()
+    assert shlex.split(command_line[len("command=") :].replace("%%", "%")) == zk_render.service_argv()
     assert 'environment=ZOOCFGDIR="/etc/zookeeper",ZOO_LOG_DIR="/var/log/zookeeper"' in lines
     for expected in ("user=zookeeper", "autorestart=unexpected", "stopasgroup=true", "umask=077"):
         assert expected in lines
@@ -755,7 +759,7 @@ def test_supervisord_program_runs_the_same_argv():
 
 
 def test_parse_srvr_leader():
-    status = zk.parse_srvr(SRVR_LEADER)
+    status = zk_status.parse_srvr(SRVR_LEADER)
     assert status == {
         "version": "3.8.4",
         "version_full": "3.8.4-9316c2a7a97e1666d8f4593f34dd6fc36ecc436c, built on 2024-02-12 22:16 UTC",
@@ -777,20 +781,20 @@ def test_parse_srvr_leader():
 
 
 def test_parse_srvr_follower_and_not_serving():
-    follower = zk.parse_srvr(SRVR_FOLLOWER)
+    follower = zk_status.parse_srvr(SRVR_FOLLOWER)
     assert (follower["mode"], follower["serving"], follower["zxid"]) == ("follower", True, 4294967325)
     assert "proposal_sizes" not in follower
-    assert zk.parse_srvr(NOT_SERVING) == {"serving": False, "mode": None}
+    assert zk_status.parse_srvr(NOT_SERVING) == {"serving": False, "mode": None}
 
 
 @pytest.mark.parametrize("text", ["", "   \n", "imok", "stat is not executed because it is not in the whitelist.\n"])
 def test_parse_srvr_refuses_other_text(text):
-    with pytest.raises(zk.StatusParseError):
-        zk.parse_srvr(text)
+    with pytest.raises(zk_status.StatusParseError):
+        zk_status.parse_srvr(text)
 
 
 def test_parse_mntr_types_values():
-    leader = zk.parse_mntr(MNTR_LEADER)
+    leader = zk_status.parse_mntr(MNTR_LEADER)
     assert leader["zk_server_state"] == "leader"
     assert leader["zk_version"].startswith("3.8.4-")
     assert leader["zk_peer_state"] == "leading - broadcast"
@@ -799,18 +803,18 @@ def test_parse_mntr_types_values():
     assert leader["zk_connection_drop_probability"] == 0.0
     assert leader["zk_quorum_size"] == 3
     assert leader["serving"] is True
-    follower = zk.parse_mntr(MNTR_FOLLOWER)
+    follower = zk_status.parse_mntr(MNTR_FOLLOWER)
     assert follower["zk_server_state"] == "follower"
     assert "zk_synced_followers" not in follower
-    assert zk.parse_mntr(NOT_SERVING) == {"serving": False}
+    assert zk_status.parse_mntr(NOT_SERVING) == {"serving": False}
 
 
 @pytest.mark.parametrize(
     "text", ["", "zk_version 3.8.4\n", "mntr is not executed because it is not in the whitelist.\n"]
 )
 def test_parse_mntr_refuses_other_text(text):
-    with pytest.raises(zk.StatusParseError):
-        zk.parse_mntr(text)
+    with pytest.raises(zk_status.StatusParseError):
+        zk_status.parse_mntr(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -820,7 +824,7 @@ def test_parse_mntr_refuses_other_text(text):
 
 def test_health_healthy():
     model = model_of()
-    health = zk.ensemble_health(model, statuses_with_leader(model, "kafka2"))
+    health = zk_status.ensemble_health(model, statuses_with_leader(model, "kafka2"))
     assert health["verdict"] == "healthy"
     assert health["reasons"] == []
     assert health["leader"] == "kafka2"
@@ -833,7 +837,7 @@ def test_health_degraded_names_the_down_member():
     statuses = statuses_with_leader(model, "kafka1")
     statuses["kafka1"] = leader_status(synced=1)
     statuses["kafka3"] = None
-    health = zk.ensemble_health(model, statuses)
+    health = zk_status.ensemble_health(model, statuses)
     assert health["verdict"] == "degraded"
     assert health["down"] == ["kafka3"]
     assert health["reasons"] == [
@@ -845,10 +849,10 @@ def test_health_degraded_names_the_down_member():
 def test_health_down_when_quorum_lost():
     model = model_of()
     statuses = {
-        "kafka1": zk.parse_srvr(NOT_SERVING),
+        "kafka1": zk_status.parse_srvr(NOT_SERVING),
         "kafka2": ConnectionRefusedError("[Errno 111] Connection refused"),
     }
-    health = zk.ensemble_health(model, statuses)
+    health = zk_status.ensemble_health(model, statuses)
     assert health["verdict"] == "down"
     assert health["down"] == ["kafka1", "kafka2", "kafka3"]
     assert health["reasons"] == [
@@ -862,13 +866,13 @@ def test_health_down_when_quorum_lost():
 def test_health_flags_missing_synced_followers_and_split_brain():
     model = model_of()
     statuses = statuses_with_leader(model, "kafka1")
-    statuses["kafka1"] = zk.parse_srvr(SRVR_LEADER)  # srvr only: cannot confirm followers
-    health = zk.ensemble_health(model, statuses)
+    statuses["kafka1"] = zk_status.parse_srvr(SRVR_LEADER)  # srvr only: cannot confirm followers
+    health = zk_status.ensemble_health(model, statuses)
     assert health["verdict"] == "degraded"
     assert health["reasons"] == ["leader kafka1: synced followers unknown (no mntr data)"]
 
     statuses["kafka3"] = leader_status(synced=0)
-    health = zk.ensemble_health(model, statuses)
+    health = zk_status.ensemble_health(model, statuses)
     assert health["verdict"] == "down"
     assert health["reasons"][0] == "split brain: kafka1 and kafka3 all report leader mode"
     assert health["leader"] is None
@@ -879,7 +883,7 @@ def test_health_of_a_five_member_ensemble_with_one_down_keeps_quorum():
     statuses = statuses_with_leader(model, "kafka5")
     statuses["kafka5"] = leader_status(synced=3)
     statuses["kafka2"] = "timed out"
-    health = zk.ensemble_health(model, statuses)
+    health = zk_status.ensemble_health(model, statuses)
     assert health["verdict"] == "degraded"
     assert health["quorum_held"] is True
     assert health["reasons"] == [
@@ -890,8 +894,8 @@ def test_health_of_a_five_member_ensemble_with_one_down_keeps_quorum():
 
 def test_health_single_standalone_member_and_strangers():
     model = model_of(1, allow_single_member=True)
-    standalone = zk.parse_srvr(SRVR_LEADER.replace("Mode: leader", "Mode: standalone"))
-    health = zk.ensemble_health(model, {"kafka1": standalone, "kafka7": standalone})
+    standalone = zk_status.parse_srvr(SRVR_LEADER.replace("Mode: leader", "Mode: standalone"))
+    health = zk_status.ensemble_health(model, {"kafka1": standalone, "kafka7": standalone})
     assert health["verdict"] == "healthy"
     assert health["leader"] == "kafka1"
     assert health["ignored"] == ["kafka7"]
@@ -900,10 +904,10 @@ def test_health_single_standalone_member_and_strangers():
 def test_roll_order_followers_by_myid_leader_last_down_first():
     model = model_of(5)
     statuses = statuses_with_leader(model, "kafka2")
-    assert zk.roll_order(model, statuses) == ["kafka1", "kafka3", "kafka4", "kafka5", "kafka2"]
+    assert zk_status.roll_order(model, statuses) == ["kafka1", "kafka3", "kafka4", "kafka5", "kafka2"]
     statuses["kafka4"] = None
-    assert zk.roll_order(model, statuses) == ["kafka4", "kafka1", "kafka3", "kafka5", "kafka2"]
-    assert zk.roll_order(model, {}) == model.minion_ids
+    assert zk_status.roll_order(model, statuses) == ["kafka4", "kafka1", "kafka3", "kafka5", "kafka2"]
+    assert zk_status.roll_order(model, {}) == model.minion_ids
 
 
 # ---------------------------------------------------------------------------------------------
@@ -918,7 +922,7 @@ def plan_summary(plan):
 def test_grow_3_to_5():
     old, new = model_of(3), model_of(5)
     statuses = statuses_with_leader(old, "kafka2")
-    plan = zk.membership_change_plan(old, new, statuses)
+    plan = zk_rules.membership_change_plan(old, new, statuses)
     assert plan_summary(plan) == [
         ("start", "kafka4"),
         ("start", "kafka5"),
@@ -939,7 +943,7 @@ def test_grow_3_to_5():
 
 def test_shrink_5_to_3_with_a_staying_leader():
     old, new = model_of(5), model_of(3)
-    plan = zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka2"))
+    plan = zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka2"))
     assert plan_summary(plan) == [
         ("reconfigure", "kafka1"),
         ("reconfigure", "kafka3"),
@@ -959,7 +963,7 @@ def test_shrink_5_to_3_with_a_staying_leader():
 
 def test_shrink_5_to_3_hands_leadership_over_first_when_the_leader_goes():
     old, new = model_of(5), model_of(3)
-    plan = zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka5"))
+    plan = zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka5"))
     assert plan_summary(plan) == [
         ("stop", "kafka4"),
         ("stop", "kafka5"),
@@ -976,7 +980,7 @@ def test_shrink_5_to_3_hands_leadership_over_first_when_the_leader_goes():
 
 def test_shrink_7_to_5_stops_removed_members_first():
     old, new = model_of(7), model_of(5)
-    plan = zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka3"))
+    plan = zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka3"))
     assert plan_summary(plan) == [
         ("stop", "kafka6"),
         ("stop", "kafka7"),
@@ -991,8 +995,8 @@ def test_shrink_7_to_5_stops_removed_members_first():
 
 def test_shrink_3_to_1_is_refused():
     old, new = model_of(3), model_of(1, allow_single_member=True)
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
     assert isinstance(info.value, PillarErrors)
     assert [e.key for e in info.value.errors] == ["zookeeper:members"]
     assert "removes 2 of 3 members" in info.value.errors[0].message
@@ -1001,8 +1005,8 @@ def test_shrink_3_to_1_is_refused():
 
 def test_grow_3_to_7_is_refused():
     old, new = model_of(3), model_of(7)
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
     assert [e.key for e in info.value.errors] == ["zookeeper:members"]
     assert "3 -> 5 -> 7" in info.value.errors[0].message
 
@@ -1012,9 +1016,9 @@ def test_replacing_a_member_in_one_change_is_refused():
     pillar = base_pillar(3)
     del pillar["members"]["kafka3"]
     pillar["members"]["kafka4"] = {"myid": 3, "address": "127.0.0.14"}
-    new = zk.EnsembleModel.from_pillar(pillar)
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
+    new = zk_model.EnsembleModel.from_pillar(pillar)
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
     keys = [e.key for e in info.value.errors]
     assert keys == ["zookeeper:members:kafka4:myid", "zookeeper:members"]
     assert "grow first, then shrink" in info.value.errors[1].message
@@ -1024,9 +1028,9 @@ def test_changed_myid_of_a_staying_member_is_refused():
     old = model_of(3)
     pillar = base_pillar(5)
     pillar["members"]["kafka2"]["myid"] = 9
-    new = zk.EnsembleModel.from_pillar(pillar)
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
+    new = zk_model.EnsembleModel.from_pillar(pillar)
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
     assert [e.key for e in info.value.errors] == ["zookeeper:members:kafka2:myid"]
     assert "from 2 to 9" in info.value.errors[0].message
 
@@ -1035,27 +1039,27 @@ def test_changed_address_of_a_staying_member_is_refused():
     old = model_of(3)
     pillar = base_pillar(5)
     pillar["members"]["kafka2"]["address"] = "127.0.0.99"
-    new = zk.EnsembleModel.from_pillar(pillar)
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
+    new = zk_model.EnsembleModel.from_pillar(pillar)
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, new, statuses_with_leader(old, "kafka1"))
     assert [e.key for e in info.value.errors] == ["zookeeper:members:kafka2:address"]
 
 
 def test_plan_needs_statuses_and_a_healthy_ensemble():
     old, new = model_of(3), model_of(5)
-    with pytest.raises(zk.MembershipChangeRefused, match="pass the members' statuses"):
-        zk.membership_change_plan(old, new)
+    with pytest.raises(zk_rules.MembershipChangeRefused, match="pass the members' statuses"):
+        zk_rules.membership_change_plan(old, new)
     statuses = statuses_with_leader(old, "kafka1")
     statuses["kafka3"] = None
-    with pytest.raises(zk.MembershipChangeRefused, match="kafka3 not serving"):
-        zk.membership_change_plan(old, new, statuses)
+    with pytest.raises(zk_rules.MembershipChangeRefused, match="kafka3 not serving"):
+        zk_rules.membership_change_plan(old, new, statuses)
 
 
 def test_shrink_may_remove_a_dead_member():
     old, new = model_of(5), model_of(3)
     statuses = statuses_with_leader(old, "kafka3")
     statuses["kafka5"] = None
-    plan = zk.membership_change_plan(old, new, statuses)
+    plan = zk_rules.membership_change_plan(old, new, statuses)
     assert plan_summary(plan) == [
         ("reconfigure", "kafka1"),
         ("reconfigure", "kafka2"),
@@ -1070,19 +1074,19 @@ def test_shrink_may_remove_a_dead_member():
 
 def test_unchanged_membership_needs_no_plan():
     old = model_of(3)
-    assert zk.membership_change_plan(old, model_of(3, heap_mb=1024), statuses_with_leader(old, "kafka1")) == []
+    assert zk_rules.membership_change_plan(old, model_of(3, heap_mb=1024), statuses_with_leader(old, "kafka1")) == []
 
 
 def test_quorum_port_change_cannot_be_rolled():
     old = model_of(3)
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, model_of(3, ports={"quorum": 2999}), statuses_with_leader(old, "kafka1"))
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, model_of(3, ports={"quorum": 2999}), statuses_with_leader(old, "kafka1"))
     assert [e.key for e in info.value.errors] == ["zookeeper:ports:quorum"]
     assert "stop every member" in info.value.errors[0].message
     pillar = base_pillar(3)
     pillar["members"]["kafka2"]["ports"] = {"election": 3999}
-    with pytest.raises(zk.MembershipChangeRefused) as info:
-        zk.membership_change_plan(old, zk.EnsembleModel.from_pillar(pillar), statuses_with_leader(old, "kafka1"))
+    with pytest.raises(zk_rules.MembershipChangeRefused) as info:
+        zk_rules.membership_change_plan(old, zk_model.EnsembleModel.from_pillar(pillar), statuses_with_leader(old, "kafka1"))
     assert [e.key for e in info.value.errors] == ["zookeeper:members:kafka2:ports:election"]
 
 
@@ -1092,25 +1096,25 @@ def test_quorum_replay_refuses_a_plan_that_loses_quorum():
         {"action": "stop", "minion_id": "kafka1", "config": None},
         {"action": "stop", "minion_id": "kafka2", "config": None},
     ]
-    with pytest.raises(zk.MembershipChangeRefused, match=r"step 2 \(stop kafka2\) leaves leader kafka3 with 1"):
-        zk._check_steps_keep_quorum(losing, old, new, "kafka3", set(old.minion_ids))
+    with pytest.raises(zk_rules.MembershipChangeRefused, match=r"step 2 \(stop kafka2\) leaves leader kafka3 with 1"):
+        zk_rules._check_steps_keep_quorum(losing, old, new, "kafka3", set(old.minion_ids))
 
 
 def test_health_accepts_mntr_nested_under_srvr():
     # The shape zookeeper_ensemble.status builds: {"serving": True, **srvr, "mntr": mntr}.
     model = model_of()
     nested = {
-        mid: {"serving": True, **zk.parse_srvr(srvr), "mntr": zk.parse_mntr(mntr)}
+        mid: {"serving": True, **zk_status.parse_srvr(srvr), "mntr": zk_status.parse_mntr(mntr)}
         for mid, srvr, mntr in (
             ("kafka1", SRVR_FOLLOWER, MNTR_FOLLOWER),
             ("kafka2", SRVR_LEADER, MNTR_LEADER),
             ("kafka3", SRVR_FOLLOWER, MNTR_FOLLOWER),
         )
     }
-    health = zk.ensemble_health(model, nested)
+    health = zk_status.ensemble_health(model, nested)
     assert (health["verdict"], health["leader"], health["synced_followers"]) == ("healthy", "kafka2", 2)
     nested["kafka3"] = {"serving": False, "error": "127.0.0.13:2181 did not answer 'srvr': timed out"}
-    health = zk.ensemble_health(model, nested)
+    health = zk_status.ensemble_health(model, nested)
     assert health["reasons"][0] == "kafka3 is down: 127.0.0.13:2181 did not answer 'srvr': timed out"
 
 
@@ -1124,10 +1128,10 @@ def test_package_install_uses_the_os_jars_and_needs_no_source():
     pillar = base_pillar(3)
     del pillar["source"], pillar["source_hash"]
     pillar.update(install="package", version="3.8.0")
-    model = zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
+    model = zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
     assert (model.install, model.source, model.install_dir) == ("package", None, "/usr/share/zookeeper")
     assert model.packages == ("zookeeper", "libservlet-api-java", "libslf4j-java")
-    options = zk.java_options(model, "kafka1", model.install_dir)
+    options = zk_render.java_options(model, "kafka1", model.install_dir)
     assert options[options.index("-cp") + 1] == (
         "/usr/share/java/zookeeper.jar:/usr/share/java/servlet-api.jar:/usr/share/java/slf4j-simple.jar")
 

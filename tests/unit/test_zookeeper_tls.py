@@ -5,8 +5,10 @@ import copy
 import pytest
 
 from kafkasalt import broker
-from kafkasalt import zookeeper as zk
 from kafkasalt.common.errors import PillarError, PillarErrors
+from kafkasalt.zookeeper import model as zk_model
+from kafkasalt.zookeeper import render as zk_render
+from kafkasalt.zookeeper import tls as zk_tls
 from tests.unit.test_broker_model import LAB, ZOOKEEPER
 from tests.unit.test_zookeeper_model import base_pillar
 
@@ -14,7 +16,7 @@ from tests.unit.test_zookeeper_model import base_pillar
 def tls_model(**tls):
     pillar = base_pillar(3)
     pillar["tls"] = {"enabled": True, **tls}
-    return zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
+    return zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
 
 
 def tls_errors(tls, **extra):
@@ -22,7 +24,7 @@ def tls_errors(tls, **extra):
     pillar["tls"] = tls
     pillar.update(extra)
     with pytest.raises(PillarErrors) as info:
-        zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
+        zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
     return {e.key: e.message for e in info.value.errors}
 
 
@@ -31,17 +33,17 @@ def cfg_lines(text):
 
 
 def test_tls_is_off_by_default_and_zoo_cfg_unchanged():
-    model = zk.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512)
-    assert model.tls == zk.TlsSettings(enabled=False, client_auth="need", plaintext_clients=True,
+    model = zk_model.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512)
+    assert model.tls == zk_model.TlsSettings(enabled=False, client_auth="need", plaintext_clients=True,
                                         hostname_verification=True)
-    text = zk.render_zoo_cfg(model, "kafka1")
+    text = zk_render.render_zoo_cfg(model, "kafka1")
     assert "ssl" not in text.lower().replace("# no secrets", "") and "secureClientPort" not in text
     assert model.connect_string == "127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181"
 
 
 def test_tls_zoo_cfg_has_quorum_tls_and_a_tls_client_port_on_the_member_address():
     model = tls_model()
-    lines = cfg_lines(zk.render_zoo_cfg(model, "kafka2"))
+    lines = cfg_lines(zk_render.render_zoo_cfg(model, "kafka2"))
     for expected in (
         "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
         "clientPortAddress=127.0.0.12", "clientPort=2181",
@@ -62,17 +64,17 @@ def test_tls_zoo_cfg_has_quorum_tls_and_a_tls_client_port_on_the_member_address(
 
 def test_tls_only_closes_the_plaintext_port():
     model = tls_model(plaintext_clients=False, client_auth="want", hostname_verification=False)
-    lines = cfg_lines(zk.render_zoo_cfg(model, "kafka1"))
+    lines = cfg_lines(zk_render.render_zoo_cfg(model, "kafka1"))
     assert not any(line.startswith(("clientPort=", "clientPortAddress=")) for line in lines)
     assert "ssl.clientAuth=want" in lines and "ssl.quorum.hostnameVerification=false" in lines
 
 
 def test_transition_renders_port_unification_with_the_given_ssl_quorum():
     model = tls_model()
-    first = cfg_lines(zk.render_zoo_cfg(model, "kafka1", {"ssl_quorum": False}))
+    first = cfg_lines(zk_render.render_zoo_cfg(model, "kafka1", {"ssl_quorum": False}))
     assert "portUnification=true" in first and "sslQuorum=false" in first
     assert "ssl.quorum.keyStore.location=/etc/zookeeper/tls/member.pem" in first
-    second = cfg_lines(zk.render_zoo_cfg(model, "kafka1", {"ssl_quorum": True}))
+    second = cfg_lines(zk_render.render_zoo_cfg(model, "kafka1", {"ssl_quorum": True}))
     assert "portUnification=true" in second and "sslQuorum=true" in second
 
 
@@ -91,7 +93,7 @@ def test_bad_tls_pillar_names_the_key(tls, key, words):
 def test_secure_client_port_clashes_only_when_tls_binds_it():
     pillar = base_pillar(3)
     pillar["ports"] = {"secure_client": 2888}
-    zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)  # TLS off: the port is never bound
+    zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=512)  # TLS off: the port is never bound
     errors = tls_errors({"enabled": True}, ports={"secure_client": 2888})
     assert "zookeeper:ports:secure_client" in errors or "zookeeper:ports:quorum" in errors, errors
 
@@ -100,7 +102,7 @@ def test_ssl_keys_in_config_are_owned_by_the_formula():
     pillar = base_pillar(3)
     pillar["config"] = {"sslQuorum": True, "ssl.quorum.keyStore.location": "/tmp/x", "portUnification": True}
     with pytest.raises(PillarErrors) as info:
-        zk.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
+        zk_model.EnsembleModel.from_pillar(pillar, heap_mb_default=512)
     keys = sorted(e.key for e in info.value.errors)
     assert keys == ["zookeeper:config:portUnification", "zookeeper:config:ssl.quorum.keyStore.location",
                     "zookeeper:config:sslQuorum"]
@@ -112,29 +114,29 @@ def deployed(ssl_quorum, port_unification=False, secure=True, members=("kafka1",
 
 
 def test_quorum_tls_phases():
-    on, off = tls_model(), zk.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512)
-    assert zk.quorum_tls_phases({}, on) == []  # bare hosts: the first start has TLS already
-    assert zk.quorum_tls_phases({"kafka1": None}, on) == []
-    assert zk.quorum_tls_phases(deployed(False, secure=False), off) == []
-    assert zk.quorum_tls_phases(deployed(True), on) == []
+    on, off = tls_model(), zk_model.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512)
+    assert zk_tls.quorum_tls_phases({}, on) == []  # bare hosts: the first start has TLS already
+    assert zk_tls.quorum_tls_phases({"kafka1": None}, on) == []
+    assert zk_tls.quorum_tls_phases(deployed(False, secure=False), off) == []
+    assert zk_tls.quorum_tls_phases(deployed(True), on) == []
     # Plaintext ensemble -> TLS: roll with unification keeping plaintext, then switch.
-    assert zk.quorum_tls_phases(deployed(False, secure=False), on) == [{"ssl_quorum": False}, {"ssl_quorum": True}]
+    assert zk_tls.quorum_tls_phases(deployed(False, secure=False), on) == [{"ssl_quorum": False}, {"ssl_quorum": True}]
     # Halted after the first roll: only the second is left.
-    assert zk.quorum_tls_phases(deployed(False, True), on) == [{"ssl_quorum": True}]
+    assert zk_tls.quorum_tls_phases(deployed(False, True), on) == [{"ssl_quorum": True}]
     # After the second roll only the final (ordinary) roll is left.
-    assert zk.quorum_tls_phases(deployed(True, True), on) == []
+    assert zk_tls.quorum_tls_phases(deployed(True, True), on) == []
     mixed = deployed(False, True)
     mixed["kafka2"]["port_unification"] = False
-    assert zk.quorum_tls_phases(mixed, on) == [{"ssl_quorum": False}, {"ssl_quorum": True}]
+    assert zk_tls.quorum_tls_phases(mixed, on) == [{"ssl_quorum": False}, {"ssl_quorum": True}]
 
 
 def test_switching_tls_off_or_closing_plaintext_at_once_is_refused():
-    off = zk.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512)
+    off = zk_model.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512)
     with pytest.raises(PillarError) as info:
-        zk.quorum_tls_phases(deployed(True), off)
+        zk_tls.quorum_tls_phases(deployed(True), off)
     assert info.value.key == "zookeeper:tls:enabled"
     with pytest.raises(PillarError) as info:
-        zk.quorum_tls_phases(deployed(False, secure=False), tls_model(plaintext_clients=False))
+        zk_tls.quorum_tls_phases(deployed(False, secure=False), tls_model(plaintext_clients=False))
     assert info.value.key == "zookeeper:tls:plaintext_clients"
     assert "kafka.deploy" in info.value.message
 
@@ -156,7 +158,7 @@ def test_brokers_from_the_ensemble_model_object_follow_its_tls_setting():
     on = tls_model()
     link = broker.ZookeeperLink.coerce(on)
     assert link.tls and [port for _, port in link.servers] == [2182, 2182, 2182]
-    off = broker.ZookeeperLink.coerce(zk.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512))
+    off = broker.ZookeeperLink.coerce(zk_model.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512))
     assert not off.tls and [port for _, port in off.servers] == [2181, 2181, 2181]
 
 

@@ -1,6 +1,6 @@
 """Carry out a ZooKeeper membership change (grow or shrink a static ensemble) one step at a time.
 
-:func:`kafkasalt.zookeeper.membership_change_plan` decides the steps and proves on paper that
+:func:`kafkasalt.zookeeper.membership_rules.membership_change_plan` decides the steps and proves on paper that
 each keeps a quorum. This module does the rest, without Salt:
 
 * :func:`running_members` finds which server list the ensemble runs *now*, from the hosts' own
@@ -21,7 +21,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kafkasalt import zookeeper as zkmodel
+from kafkasalt.zookeeper import membership_rules
+from kafkasalt.zookeeper import model as zkmodel
+from kafkasalt.zookeeper import status as zkstatus
 
 MAX_REPLANS = 2
 
@@ -64,7 +66,7 @@ def parse_server_line(value: str) -> tuple:
 
 
 def _leaders(statuses: dict) -> list:
-    return sorted(mid for mid, st in statuses.items() if zkmodel._normalize_status(st)[0] in ("leader", "standalone"))
+    return sorted(mid for mid, st in statuses.items() if zkstatus._normalize_status(st)[0] in ("leader", "standalone"))
 
 
 def deployed_hosts(deployed: dict, model=None) -> dict:
@@ -169,7 +171,7 @@ def plan_change(new_model, reference_pillar: dict, deployed: dict, statuses: dic
     Returns ``{"change": bool, "old_members": [...], "new_members": [...], "steps": [...]}``.
     ``reference_pillar`` is the ``zookeeper`` pillar (ports, version, secrets) with which the
     running list is turned into a model. Raises :class:`MembershipError` when what runs cannot
-    be known, and :class:`~kafkasalt.zookeeper.MembershipChangeRefused` when the change is unsafe.
+    be known, and :class:`~kafkasalt.zookeeper.membership_rules.MembershipChangeRefused` when the change is unsafe.
     """
     hosts = deployed = deployed_hosts(deployed, new_model)
     new_ids = list(new_model.minion_ids)
@@ -182,10 +184,10 @@ def plan_change(new_model, reference_pillar: dict, deployed: dict, statuses: dic
     old_model = zkmodel.EnsembleModel.from_pillar(dict(reference_pillar, members=current, allow_single_member=True))
     steps = []
     if set(current) != set(new_ids):
-        steps = zkmodel.membership_change_plan(old_model, new_model, statuses)
+        steps = membership_rules.membership_change_plan(old_model, new_model, statuses)
     else:
         # Same members: ports or identities may still differ (refused here, never rolled).
-        zkmodel.membership_change_plan(old_model, new_model, statuses)
+        membership_rules.membership_change_plan(old_model, new_model, statuses)
     # Hosts still carrying files of a member that neither list has (a removal that halted after
     # the leader switched): they cannot vote in either list, so stopping them is always safe.
     planned = {step["minion_id"] for step in steps}
@@ -216,7 +218,7 @@ def describe(steps) -> list:
 
 
 def _serving(statuses, mid) -> bool:
-    return zkmodel._normalize_status(statuses.get(mid))[1]
+    return zkstatus._normalize_status(statuses.get(mid))[1]
 
 
 def gate_members_serving(step, statuses) -> list:
@@ -382,7 +384,7 @@ def execute(steps, driver, replan, hosts, final_model=None, timing=None, clock=t
         check = {"minion_id": None, "require_serving": final_model.minion_ids, "leader_in": final_model.minion_ids}
 
         def healthy(_step, statuses):
-            verdict = zkmodel.ensemble_health(final_model, statuses)
+            verdict = zkstatus.ensemble_health(final_model, statuses)
             return [] if verdict["verdict"] == "healthy" else verdict["reasons"]
 
         _, reasons = _wait(driver, final_model.minion_ids, (healthy,), check, timing.step_timeout,
