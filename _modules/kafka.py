@@ -11,12 +11,13 @@ import salt.utils.data
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from kafkasalt import broker as _broker
+    from kafkasalt.kafka import model as _broker
+    from kafkasalt.kafka import render as _broker_render
     from kafkasalt import hardware as _hardware
     from kafkasalt import service as _service
     from kafkasalt import sizing as _sizing
     from kafkasalt.zookeeper import client as _zkclient
-    from kafkasalt import zk_users as _zk_users
+    from kafkasalt.kafka import zk_users as _zk_users
     from kafkasalt.zookeeper import model as _zookeeper
     from kafkasalt.common.errors import PillarError, PillarErrors
 
@@ -225,7 +226,7 @@ def effective_config():
     """
     model = _model()
     rec = _recommendations()
-    return _broker.broker_effective_config(
+    return _broker_render.broker_effective_config(
         model, __opts__["id"],
         log_dirs=list(model.log_dirs or rec["log.dirs"]["value"]),
         num_network_threads=rec["num.network.threads"]["value"],
@@ -262,7 +263,7 @@ def render(name):
     def admin_properties():
         # With a client certificate whether or not mTLS is required (see _settings).
         keystore = f"{_broker.TLS_DIR}/admin-keystore.pem" if model.admin_listener.uses_tls else None
-        return _broker.render_client_properties(model, model.super_user.name, model.super_user.password.reveal(),
+        return _broker_render.render_client_properties(model, model.super_user.name, model.super_user.password.reveal(),
                                                 keystore_path=keystore)
 
     def keystore(part):
@@ -272,21 +273,21 @@ def render(name):
         return pki.pem_keystore(material["key"], material["cert"], _tls_pillar("ca_cert"))
 
     renderers = {
-        "server.properties": lambda: _broker.render_server_properties(
+        "server.properties": lambda: _broker_render.render_server_properties(
             model, minion_id,
             log_dirs=list(model.log_dirs or rec["log.dirs"]["value"]),
             num_network_threads=rec["num.network.threads"]["value"],
             num_io_threads=rec["num.io.threads"]["value"],
             num_recovery_threads_per_data_dir=rec["num.recovery.threads.per.data.dir"]["value"]),
-        "log4j.properties": _broker.render_log4j_properties,
-        "jmx_exporter.yml": _broker.render_jmx_exporter_config,
+        "log4j.properties": _broker_render.render_log4j_properties,
+        "jmx_exporter.yml": _broker_render.render_jmx_exporter_config,
         "tls/truststore.pem": lambda: _tls_pillar("ca_cert"),
-        "kafka_server_jaas.conf": lambda: _broker.render_jaas(model),
+        "kafka_server_jaas.conf": lambda: _broker_render.render_jaas(model),
         "tls/keystore.pem": lambda: keystore("broker"),
         "tls/admin-keystore.pem": lambda: keystore("client"),
         "admin-client.properties": admin_properties,
-        "systemd": lambda: _broker.render_systemd_unit(model, minion_id, **_unit_kwargs(model, rec)),
-        "supervisord": lambda: _broker.render_supervisord_program(model, minion_id, **_unit_kwargs(model, rec)),
+        "systemd": lambda: _broker_render.render_systemd_unit(model, minion_id, **_unit_kwargs(model, rec)),
+        "supervisord": lambda: _broker_render.render_supervisord_program(model, minion_id, **_unit_kwargs(model, rec)),
     }
     if name not in renderers:
         raise SaltInvocationError(f"unknown file {name!r}; one of {', '.join(renderers)}")
@@ -992,7 +993,7 @@ def plan_replication_factor(name, replication_factor):
 
         salt 'kafka1' kafka.plan_replication_factor orders 3
     """
-    from kafkasalt import reassign
+    from kafkasalt.kafka import reassign
 
     state = topic_state(name)
     if not state["exists"]:
@@ -1025,7 +1026,7 @@ def write_client_properties(path, username, password_pillar, owner="root", dry_r
     ca_path = f"{path}.ca.pem"
     wanted = {
         ca_path: _tls_pillar("ca_cert"),
-        path: _broker.render_client_properties(model, username, password, truststore_path=ca_path),
+        path: _broker_render.render_client_properties(model, username, password, truststore_path=ca_path),
     }
     changed = []
     for file_path, text in wanted.items():
@@ -1116,7 +1117,7 @@ def pending_changes():
 
         salt 'kafka*' kafka.pending_changes
     """
-    from kafkasalt import dynamic_config
+    from kafkasalt.kafka import dynamic_config
 
     svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
     started = _read_properties(STARTED_CONFIG_PATH)

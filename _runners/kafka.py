@@ -16,7 +16,7 @@ import time
 
 try:
     from kafkasalt import saltglue
-    from kafkasalt import broker as brokermodel
+    from kafkasalt.kafka import model as brokermodel
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
 
@@ -331,7 +331,7 @@ def apply_config(test=False, tgt="*", tgt_type="glob"):
 
         salt-run kafka.apply_config test=True
     """
-    from kafkasalt import dynamic_config
+    from kafkasalt.kafka import dynamic_config
 
     try:
         model, _ = _load(tgt, tgt_type)

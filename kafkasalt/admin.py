@@ -1159,7 +1159,7 @@ class KafkaAdmin:
         """Create or overwrite ``name``'s SCRAM credential (AlterUserScramCredentials).
 
         The broker never reveals stored keys, so through this API a credential cannot be compared
-        with ``password``: every call writes a fresh salt (use :mod:`kafkasalt.zk_users` when a
+        with ``password``: every call writes a fresh salt (use :mod:`kafkasalt.kafka.zk_users` when a
         no-op check matters). Returns ``{"user", "mechanism", "iterations", "created"}``.
 
         CLI Example::

@@ -10,7 +10,7 @@ What it starts, from the tarballs built by ``lab.artifacts``:
   ``allow.everyone.if.no.acl.found=false``.
 
 The SCRAM users ``admin`` and ``broker`` are written into ZooKeeper with
-:func:`kafkasalt.zk_users.upsert_user` before any broker starts, as the Salt states do: a broker
+:func:`kafkasalt.kafka.zk_users.upsert_user` before any broker starts, as the Salt states do: a broker
 whose inter-broker listener uses SCRAM cannot start without its user.
 
 Every process runs in its own process group; :meth:`SecureCluster.stop` kills all of them (also
@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kafkasalt import pki, zk_users
+from kafkasalt import pki
+from kafkasalt.kafka import zk_users
 from kafkasalt.zookeeper import client as zkclient
 from kafkasalt.admin import ConnectionSettings, KafkaAdmin, KafkaAdminError
 

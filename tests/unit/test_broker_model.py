@@ -1,4 +1,4 @@
-"""kafkasalt.broker: pillar validation (every error names its key) and the rendered broker files."""
+"""kafkasalt.kafka model, validate and render: pillar validation (every error names its key), broker files."""
 
 import copy
 import configparser
@@ -10,8 +10,10 @@ import subprocess
 import pytest
 import yaml
 
-from kafkasalt import broker
 from kafkasalt.common.errors import PillarErrors
+from kafkasalt.common.secret import Secret
+from kafkasalt.kafka import model as kafka_model
+from kafkasalt.kafka import render as kafka_render
 
 ADMIN_PASSWORD = "admin-Secret-1"
 BROKER_PASSWORD = "broker-Secret-2"
@@ -51,13 +53,13 @@ def lab(**changes):
 
 
 def model(pillar=None, zookeeper=ZOOKEEPER, **kwargs):
-    return broker.ClusterModel.from_pillar(lab() if pillar is None else pillar, zookeeper, **kwargs)
+    return kafka_model.ClusterModel.from_pillar(lab() if pillar is None else pillar, zookeeper, **kwargs)
 
 
 def errors_of(pillar, zookeeper=ZOOKEEPER, **kwargs):
     """``{pillar key: [messages]}`` of a pillar that must be refused."""
     with pytest.raises(PillarErrors) as caught:
-        broker.ClusterModel.from_pillar(pillar, zookeeper, **kwargs)
+        kafka_model.ClusterModel.from_pillar(pillar, zookeeper, **kwargs)
     found = {}
     for error in caught.value.errors:
         found.setdefault(error.key, []).append(error.message)
@@ -73,7 +75,7 @@ def test_lab_pillar_builds_the_model_with_defaults():
     cluster = model()
     assert [b.broker_id for b in cluster.brokers] == [1, 2, 3]
     assert [l.name for l in cluster.listeners] == ["BROKER", "CLIENT"]
-    assert cluster.inter_broker == broker.Listener("BROKER", 9094, "SASL_SSL")
+    assert cluster.inter_broker == kafka_model.Listener("BROKER", 9094, "SASL_SSL")
     assert cluster.sasl_mechanism == "SCRAM-SHA-512"
     assert cluster.zookeeper_chroot == "/kafka/lab"
     assert cluster.zookeeper_connect() == "127.0.0.11:2181,127.0.0.12:2181,127.0.0.13:2181/kafka/lab"
@@ -81,7 +83,7 @@ def test_lab_pillar_builds_the_model_with_defaults():
     assert cluster.install_dir == "/opt/kafka/kafka_2.13-3.9.1"
     assert cluster.bootstrap_servers() == "127.0.0.11:9093,127.0.0.12:9093,127.0.0.13:9093"
     assert cluster.bootstrap_servers("BROKER") == "127.0.0.11:9094,127.0.0.12:9094,127.0.0.13:9094"
-    assert cluster.topics[0] == broker.Topic("orders", 6, 3, {"retention.ms": 86400000})
+    assert cluster.topics[0] == kafka_model.Topic("orders", 6, 3, {"retention.ms": 86400000})
     assert cluster.super_users == ["User:admin", "User:broker"]
     assert cluster.jmx_exporter.enabled and cluster.jmx_exporter.port == 9101
 
@@ -93,8 +95,8 @@ def test_defaults_cover_every_pillar_contract_key():
         "expected_partitions", "jmx_exporter", "config", "default_replication_factor", "min_insync_replicas",
         "users", "topics", "acls",
     }
-    assert contract <= set(broker.DEFAULTS)
-    assert broker.DEFAULTS["listeners"] == {"CLIENT": {"port": 9093, "protocol": "SASL_SSL"},
+    assert contract <= set(kafka_model.DEFAULTS)
+    assert kafka_model.DEFAULTS["listeners"] == {"CLIENT": {"port": 9093, "protocol": "SASL_SSL"},
                                             "BROKER": {"port": 9094, "protocol": "SASL_SSL"}}
 
 
@@ -122,9 +124,9 @@ def test_chroot_can_be_changed_or_disabled():
 
 
 def test_validation_without_zookeeper_model_skips_the_zookeeper_checks():
-    cluster = broker.ClusterModel.from_pillar(lab())
+    cluster = kafka_model.ClusterModel.from_pillar(lab())
     with pytest.raises(ValueError, match="zookeeper_model"):
-        broker.render_server_properties(cluster, "kafka1")
+        kafka_render.render_server_properties(cluster, "kafka1")
 
 
 def test_zookeeper_model_object_is_accepted():
@@ -135,7 +137,7 @@ def test_zookeeper_model_object_is_accepted():
     class Ensemble:
         members = {"kafka2": Member(2, "127.0.0.12"), "kafka1": Member(1, "127.0.0.11")}
         ports = {"client": 2182, "quorum": 2888, "election": 3888, "admin": 8080}
-        users = {"kafka": broker.Secret(ZK_PASSWORD)}
+        users = {"kafka": Secret(ZK_PASSWORD)}
 
     cluster = model(lab(brokers={"kafka1": {"broker_id": 1, "address": "127.0.0.11"}},
                         default_replication_factor=1, min_insync_replicas=1, allow_min_isr_equal_rf=True,
@@ -155,7 +157,7 @@ def test_zookeeper_ensemble_model_is_accepted():
     cluster = model(zookeeper=ensemble)
     assert cluster.zookeeper_connect() == "127.0.0.11:2181,127.0.0.12:2182,127.0.0.13:2181/kafka/lab"
     assert cluster.zookeeper_password().reveal() == ZK_PASSWORD
-    assert cluster.zookeeper == broker.ZookeeperLink.from_pillar(zookeeper_pillar)
+    assert cluster.zookeeper == kafka_model.ZookeeperLink.from_pillar(zookeeper_pillar)
 
 
 # --- every refused pillar names its key --------------------------------------------------------
@@ -456,11 +458,11 @@ def test_section_that_is_not_a_mapping():
 
 def test_server_properties_content():
     cluster = model(lab(tls={"client_auth": "required"}))
-    text = broker.render_server_properties(cluster, "kafka2", log_dirs=["/data/d1/kafka-logs", "/data/d2/kafka-logs"],
+    text = kafka_render.render_server_properties(cluster, "kafka2", log_dirs=["/data/d1/kafka-logs", "/data/d2/kafka-logs"],
                                            num_network_threads=4, num_io_threads=16,
                                            num_recovery_threads_per_data_dir=2)
     lines = text.splitlines()
-    assert lines[0] == "# " + broker.MANAGED_HEADER
+    assert lines[0] == "# " + kafka_model.MANAGED_HEADER
     entries = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
     assert list(entries) == sorted(entries)
     expected = {
@@ -502,8 +504,8 @@ def test_server_properties_content():
 
 def test_server_properties_has_no_secret_and_is_deterministic():
     cluster = model()
-    first = broker.render_server_properties(cluster, "kafka1")
-    assert first == broker.render_server_properties(model(), "kafka1")
+    first = kafka_render.render_server_properties(cluster, "kafka1")
+    assert first == kafka_render.render_server_properties(model(), "kafka1")
     for password in ALL_PASSWORDS:
         assert password not in first
     assert "password" not in first.replace("SASL passwords are in", "")
@@ -513,46 +515,46 @@ def test_overrides_cluster_then_broker_win_over_computed_values():
     pillar = lab(config={"num.io.threads": 12, "log.retention.hours": 72, "auto.create.topics.enable": True})
     pillar["brokers"]["kafka1"]["config"] = {"num.io.threads": 20}
     cluster = model(pillar)
-    first = broker.broker_effective_config(cluster, "kafka1")
-    second = broker.broker_effective_config(cluster, "kafka2")
+    first = kafka_render.broker_effective_config(cluster, "kafka1")
+    second = kafka_render.broker_effective_config(cluster, "kafka2")
     assert first["num.io.threads"] == "20" and second["num.io.threads"] == "12"
     assert first["log.retention.hours"] == "72" and first["auto.create.topics.enable"] == "true"
 
 
 def test_log_dirs_precedence_argument_then_pillar_then_default():
     cluster = model(lab(log_dirs=["/srv/kafka"]))
-    assert broker.broker_effective_config(cluster, "kafka1")["log.dirs"] == "/srv/kafka"
-    assert broker.broker_effective_config(cluster, "kafka1", log_dirs=["/a", "/b"])["log.dirs"] == "/a,/b"
-    assert broker.broker_effective_config(model(), "kafka1")["log.dirs"] == broker.DEFAULT_DATA_DIR
+    assert kafka_render.broker_effective_config(cluster, "kafka1")["log.dirs"] == "/srv/kafka"
+    assert kafka_render.broker_effective_config(cluster, "kafka1", log_dirs=["/a", "/b"])["log.dirs"] == "/a,/b"
+    assert kafka_render.broker_effective_config(model(), "kafka1")["log.dirs"] == kafka_model.DEFAULT_DATA_DIR
     with pytest.raises(ValueError, match="log_dirs"):
-        broker.broker_effective_config(model(), "kafka1", log_dirs=["relative"])
+        kafka_render.broker_effective_config(model(), "kafka1", log_dirs=["relative"])
 
 
 def test_plaintext_lab_has_no_tls_or_sasl_keys_it_does_not_need():
     cluster = model(lab(listeners={"BROKER": {"port": 9094, "protocol": "SASL_PLAINTEXT"}},
                         allow_insecure_listeners=True))
-    config = broker.broker_effective_config(cluster, "kafka1")
+    config = kafka_render.broker_effective_config(cluster, "kafka1")
     assert not any(key.startswith("ssl.") or ".ssl." in key for key in config)
     assert config["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
 
 
 def test_unknown_minion_names_the_pillar_key():
     with pytest.raises(KeyError, match="kafka:brokers:kafka9"):
-        broker.render_server_properties(model(), "kafka9")
+        kafka_render.render_server_properties(model(), "kafka9")
 
 
 def test_properties_escaping_round_trips_through_java_rules():
-    text = broker.render_properties({"a key": "  lead\\ing", "k": "caf\u00e9 \U0001F600"}, [])
+    text = kafka_render.render_properties({"a key": "  lead\\ing", "k": "caf\u00e9 \U0001F600"}, [])
     assert text == "a\\ key=\\  lead\\\\ing\nk=caf\\u00E9 \\uD83D\\uDE00\n"
 
 
 # --- secret files --------------------------------------------------------------------------------
 
 def test_jaas_file():
-    text = broker.render_jaas(model())
+    text = kafka_render.render_jaas(model())
     assert "KafkaServer {" in text and "Client {" in text
-    assert f'{broker.SCRAM_LOGIN_MODULE} required\n    username="broker"\n    password="{BROKER_PASSWORD}";' in text
-    zookeeper_login = f'{broker.ZOOKEEPER_DIGEST_LOGIN_MODULE} required\n    username="kafka"\n'
+    assert f'{kafka_model.SCRAM_LOGIN_MODULE} required\n    username="broker"\n    password="{BROKER_PASSWORD}";' in text
+    zookeeper_login = f'{kafka_model.ZOOKEEPER_DIGEST_LOGIN_MODULE} required\n    username="kafka"\n'
     assert zookeeper_login + f'    password="{ZK_PASSWORD}";' in text
     assert ADMIN_PASSWORD not in text
 
@@ -560,19 +562,19 @@ def test_jaas_file():
 def test_jaas_quotes_special_characters():
     pillar = lab()
     pillar["inter_broker_user"]["password"] = 'a"b\\c'
-    assert 'password="a\\"b\\\\c";' in broker.render_jaas(model(pillar))
+    assert 'password="a\\"b\\\\c";' in kafka_render.render_jaas(model(pillar))
 
 
 def test_client_properties_for_admin_tools():
     cluster = model()
-    text = broker.render_client_properties(cluster, "admin", cluster.super_user.password,
+    text = kafka_render.render_client_properties(cluster, "admin", cluster.super_user.password,
                                            keystore_path="/etc/kafka/tls/admin.pem")
     entries = dict(line.split("=", 1) for line in text.splitlines() if not line.startswith("#"))
     assert entries == {
         "bootstrap.servers": "127.0.0.11:9093,127.0.0.12:9093,127.0.0.13:9093",
         "security.protocol": "SASL_SSL",
         "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.jaas.config": f'{broker.SCRAM_LOGIN_MODULE} required username="admin" password="{ADMIN_PASSWORD}";',
+        "sasl.jaas.config": f'{kafka_model.SCRAM_LOGIN_MODULE} required username="admin" password="{ADMIN_PASSWORD}";',
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": "/etc/kafka/tls/truststore.pem",
         "ssl.endpoint.identification.algorithm": "https",
@@ -583,10 +585,10 @@ def test_client_properties_for_admin_tools():
 
 def test_client_properties_refuses_bad_arguments_without_echoing_the_password():
     with pytest.raises(ValueError) as caught:
-        broker.render_client_properties(model(), "admin", "two\nlines")
+        kafka_render.render_client_properties(model(), "admin", "two\nlines")
     assert "two" not in str(caught.value) and "password" in str(caught.value)
     with pytest.raises(ValueError, match="username"):
-        broker.render_client_properties(model(), "ad min", ADMIN_PASSWORD)
+        kafka_render.render_client_properties(model(), "ad min", ADMIN_PASSWORD)
 
 
 # --- service -------------------------------------------------------------------------------------
@@ -595,44 +597,44 @@ AGENT = "/opt/kafka/jmx_prometheus_javaagent.jar"
 
 
 def test_jvm_env():
-    env = broker.jvm_env(model(), "kafka3", heap_mb=2048, jmx_agent_path=AGENT)
+    env = kafka_render.jvm_env(model(), "kafka3", heap_mb=2048, jmx_agent_path=AGENT)
     assert env["KAFKA_HEAP_OPTS"] == "-Xms2048m -Xmx2048m"
     assert "-XX:+UseG1GC" in env["KAFKA_JVM_PERFORMANCE_OPTS"].split()
-    assert env["KAFKA_OPTS"] == (f"-Djava.security.auth.login.config={broker.JAAS_PATH} "
+    assert env["KAFKA_OPTS"] == (f"-Djava.security.auth.login.config={kafka_model.JAAS_PATH} "
                                  f"-javaagent:{AGENT}=127.0.0.13:9101:/etc/kafka/jmx_exporter.yml")
-    assert "-javaagent" not in broker.jvm_env(model(), "kafka3", heap_mb=2048)["KAFKA_OPTS"]
+    assert "-javaagent" not in kafka_render.jvm_env(model(), "kafka3", heap_mb=2048)["KAFKA_OPTS"]
 
 
 def test_jvm_env_heap_comes_from_pillar_or_argument():
-    assert broker.jvm_env(model(lab(heap_mb=1024)), "kafka1")["KAFKA_HEAP_OPTS"] == "-Xms1024m -Xmx1024m"
+    assert kafka_render.jvm_env(model(lab(heap_mb=1024)), "kafka1")["KAFKA_HEAP_OPTS"] == "-Xms1024m -Xmx1024m"
     with pytest.raises(ValueError, match="heap_mb"):
-        broker.jvm_env(model(), "kafka1")
+        kafka_render.jvm_env(model(), "kafka1")
     with pytest.raises(ValueError, match="heap_mb"):
-        broker.jvm_env(model(), "kafka1", heap_mb=100)
+        kafka_render.jvm_env(model(), "kafka1", heap_mb=100)
 
 
 def test_jvm_env_refuses_agent_when_exporter_disabled():
     with pytest.raises(ValueError, match="jmx_agent_path"):
-        broker.jvm_env(model(lab(jmx_exporter={"enabled": False})), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
+        kafka_render.jvm_env(model(lab(jmx_exporter={"enabled": False})), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
 
 
 def test_command_line():
-    argv = broker.command(model(), "kafka1", "/opt/kafka/kafka_2.13-3.9.1", heap_mb=1024, jmx_agent_path=AGENT)
+    argv = kafka_render.command(model(), "kafka1", "/opt/kafka/kafka_2.13-3.9.1", heap_mb=1024, jmx_agent_path=AGENT)
     assert argv[0] == "/usr/bin/java"
     assert argv[1:3] == ["-Xms1024m", "-Xmx1024m"]
     assert argv[-4:] == ["-cp", "/opt/kafka/kafka_2.13-3.9.1/libs/*", "kafka.Kafka", "/etc/kafka/server.properties"]
-    assert f"-Djava.security.auth.login.config={broker.JAAS_PATH}" in argv
+    assert f"-Djava.security.auth.login.config={kafka_model.JAAS_PATH}" in argv
     assert "-Dlog4j.configuration=file:/etc/kafka/log4j.properties" in argv
-    assert broker.command(model(), "kafka1", heap_mb=1024)[-3] == "/opt/kafka/kafka_2.13-3.9.1/libs/*"
+    assert kafka_render.command(model(), "kafka1", heap_mb=1024)[-3] == "/opt/kafka/kafka_2.13-3.9.1/libs/*"
 
 
 def test_systemd_unit_runs_the_command_with_limits():
-    unit = broker.render_systemd_unit(model(), "kafka1", heap_mb=1024, nofile=200000, jmx_agent_path=AGENT)
+    unit = kafka_render.render_systemd_unit(model(), "kafka1", heap_mb=1024, nofile=200000, jmx_agent_path=AGENT)
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str
     parser.read_string(unit)
     service = parser["Service"]
-    assert shlex.split(service["ExecStart"]) == broker.command(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
+    assert shlex.split(service["ExecStart"]) == kafka_render.command(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
     assert service["LimitNOFILE"] == "200000"
     assert service["User"] == "kafka"
     assert 'Environment="KAFKA_HEAP_OPTS=-Xms1024m -Xmx1024m"' in unit
@@ -642,7 +644,7 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
     # systemd-analyze verify works without a running systemd (Debian: package systemd).
     assert shutil.which("systemd-analyze"), "systemd-analyze is needed to verify the unit statically"
     unit = tmp_path / "kafka.service"
-    unit.write_text(broker.render_systemd_unit(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT))
+    unit.write_text(kafka_render.render_systemd_unit(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT))
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stderr.strip() == "" and result.stdout.strip() == ""
 
@@ -650,10 +652,10 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
 def test_supervisord_program_parses_with_supervisor(tmp_path):
     from supervisor.options import ServerOptions
 
-    program = broker.render_supervisord_program(model(), "kafka1", heap_mb=1024, nofile=150000, jmx_agent_path=AGENT,
+    program = kafka_render.render_supervisord_program(model(), "kafka1", heap_mb=1024, nofile=150000, jmx_agent_path=AGENT,
                                                 user="root")
     # supervisord insists that the log directory exists; this machine need not have /var/log/kafka.
-    program = re.sub(rf"^((?:stdout|stderr)_logfile=){re.escape(broker.LOG_DIR)}/", rf"\g<1>{tmp_path}/", program,
+    program = re.sub(rf"^((?:stdout|stderr)_logfile=){re.escape(kafka_model.LOG_DIR)}/", rf"\g<1>{tmp_path}/", program,
                      flags=re.MULTILINE)
     config = tmp_path / "supervisord.conf"
     config.write_text(f"[supervisord]\nlogfile={tmp_path}/sd.log\npidfile={tmp_path}/sd.pid\n\n{program}")
@@ -662,14 +664,14 @@ def test_supervisord_program_parses_with_supervisor(tmp_path):
     process = options.process_group_configs[0].process_configs[0]
     argv = shlex.split(process.command)
     assert argv[:3] == ["/usr/bin/prlimit", "--nofile=150000:150000", "--"]
-    assert argv[3:] == broker.command(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
-    assert process.environment == broker.jvm_env(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
-    assert process.stopwaitsecs == broker.STOP_TIMEOUT_SECONDS
+    assert argv[3:] == kafka_render.command(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
+    assert process.environment == kafka_render.jvm_env(model(), "kafka1", heap_mb=1024, jmx_agent_path=AGENT)
+    assert process.stopwaitsecs == kafka_model.STOP_TIMEOUT_SECONDS
     assert process.exitcodes == [0, 143]
 
 
 def test_jmx_exporter_config_is_valid_yaml_with_kafka_rules():
-    config = yaml.safe_load(broker.render_jmx_exporter_config())
+    config = yaml.safe_load(kafka_render.render_jmx_exporter_config())
     assert config["lowercaseOutputName"] is True
     assert "kafka.server:*" in config["includeObjectNames"]
     names = [rule["name"] for rule in config["rules"]]
@@ -679,6 +681,6 @@ def test_jmx_exporter_config_is_valid_yaml_with_kafka_rules():
 
 
 def test_log4j_properties_writes_to_the_log_dir():
-    text = broker.render_log4j_properties()
+    text = kafka_render.render_log4j_properties()
     assert "log4j.rootLogger=INFO, kafkaAppender" in text
     assert "log4j.appender.kafkaAppender.File=${kafka.logs.dir}/server.log" in text

@@ -1,8 +1,8 @@
-"""kafkasalt.dynamic_config: Kafka 3.9 update modes and the restart/dynamic change plan."""
+"""kafkasalt.kafka.dynamic_config: Kafka 3.9 update modes and the restart/dynamic change plan."""
 
 import pytest
 
-from kafkasalt import dynamic_config as dc
+from kafkasalt.kafka import dynamic_config as dc
 
 
 @pytest.mark.parametrize("key, mode", [
@@ -156,24 +156,25 @@ def test_redact_hides_password_values():
 
 def test_plan_of_rendered_broker_configs():
     """End to end with the broker model: a thread bump is dynamic, a rack change needs a restart."""
-    from kafkasalt import broker
+    from kafkasalt.kafka import model as kafka_model
+    from kafkasalt.kafka import render as kafka_render
     from test_broker_model import ZOOKEEPER, lab
 
-    cluster = broker.ClusterModel.from_pillar(lab(), ZOOKEEPER)
-    before = broker.broker_effective_config(cluster, "kafka1", num_io_threads=8)
-    after = broker.broker_effective_config(cluster, "kafka1", num_io_threads=12)
+    cluster = kafka_model.ClusterModel.from_pillar(lab(), ZOOKEEPER)
+    before = kafka_render.broker_effective_config(cluster, "kafka1", num_io_threads=8)
+    after = kafka_render.broker_effective_config(cluster, "kafka1", num_io_threads=12)
     plan = dc.plan_changes(before, after)
     assert plan["dynamic_cluster"] == {"num.io.threads": {"old": "8", "new": "12"}} and not plan["restart_needed"]
 
     pillar = lab()
     pillar["brokers"]["kafka1"]["rack"] = "r9"
-    moved = broker.broker_effective_config(broker.ClusterModel.from_pillar(pillar, ZOOKEEPER), "kafka1")
+    moved = kafka_render.broker_effective_config(kafka_model.ClusterModel.from_pillar(pillar, ZOOKEEPER), "kafka1")
     plan = dc.plan_changes(before, moved)
     assert plan["static"] == {"broker.rack": {"old": "r1", "new": "r9"}} and plan["restart_needed"]
 
 
 def test_existing_listener_security_keys_other_than_stores_need_a_restart():
-    from kafkasalt.dynamic_config import static_for_existing_listeners
+    from kafkasalt.kafka.dynamic_config import static_for_existing_listeners
 
     assert static_for_existing_listeners("ssl.client.auth")
     assert static_for_existing_listeners("listener.name.client.ssl.client.auth")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kafkasalt.reassign import replication_factor_plan
+from kafkasalt.kafka.reassign import replication_factor_plan
 
 
 def test_growing_keeps_the_preferred_leader_first_and_prefers_new_racks():

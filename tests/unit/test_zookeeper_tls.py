@@ -4,8 +4,9 @@ import copy
 
 import pytest
 
-from kafkasalt import broker
 from kafkasalt.common.errors import PillarError, PillarErrors
+from kafkasalt.kafka import model as kafka_model
+from kafkasalt.kafka import render as kafka_render
 from kafkasalt.zookeeper import model as zk_model
 from kafkasalt.zookeeper import render as zk_render
 from kafkasalt.zookeeper import tls as zk_tls
@@ -144,21 +145,21 @@ def test_switching_tls_off_or_closing_plaintext_at_once_is_refused():
 def test_brokers_reach_a_tls_ensemble_on_its_tls_port_with_their_keystore():
     zookeeper = copy.deepcopy(ZOOKEEPER)
     zookeeper["tls"] = {"enabled": True}
-    model = broker.ClusterModel.from_pillar(copy.deepcopy(LAB), zookeeper)
-    props = broker.broker_effective_config(model, "kafka1")
+    model = kafka_model.ClusterModel.from_pillar(copy.deepcopy(LAB), zookeeper)
+    props = kafka_render.broker_effective_config(model, "kafka1")
     assert props["zookeeper.connect"].startswith("127.0.0.11:2182,127.0.0.12:2182,127.0.0.13:2182/")
     assert props["zookeeper.ssl.client.enable"] == "true"
     assert props["zookeeper.clientCnxnSocket"] == "org.apache.zookeeper.ClientCnxnSocketNetty"
-    assert props["zookeeper.ssl.keystore.location"] == broker.KEYSTORE_PATH
-    assert props["zookeeper.ssl.truststore.location"] == broker.TRUSTSTORE_PATH
+    assert props["zookeeper.ssl.keystore.location"] == kafka_model.KEYSTORE_PATH
+    assert props["zookeeper.ssl.truststore.location"] == kafka_model.TRUSTSTORE_PATH
     assert props["zookeeper.ssl.keystore.type"] == props["zookeeper.ssl.truststore.type"] == "PEM"
 
 
 def test_brokers_from_the_ensemble_model_object_follow_its_tls_setting():
     on = tls_model()
-    link = broker.ZookeeperLink.coerce(on)
+    link = kafka_model.ZookeeperLink.coerce(on)
     assert link.tls and [port for _, port in link.servers] == [2182, 2182, 2182]
-    off = broker.ZookeeperLink.coerce(zk_model.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512))
+    off = kafka_model.ZookeeperLink.coerce(zk_model.EnsembleModel.from_pillar(base_pillar(3), heap_mb_default=512))
     assert not off.tls and [port for _, port in off.servers] == [2181, 2181, 2181]
 
 
@@ -169,7 +170,7 @@ def test_a_tls_ensemble_needs_a_tls_listener_on_the_brokers():
     pillar["listeners"] = {"BROKER": {"port": 9094, "protocol": "SASL_PLAINTEXT"}}
     pillar["allow_insecure_listeners"] = True
     with pytest.raises(PillarErrors) as info:
-        broker.ClusterModel.from_pillar(pillar, zookeeper)
+        kafka_model.ClusterModel.from_pillar(pillar, zookeeper)
     assert "zookeeper:tls:enabled" in [e.key for e in info.value.errors]
 
 
@@ -178,7 +179,7 @@ def test_zookeeper_ssl_keys_are_owned_by_the_formula_in_broker_config():
     pillar = copy.deepcopy(LAB)
     pillar["config"] = {"zookeeper.ssl.client.enable": True}
     with pytest.raises(PillarErrors) as info:
-        broker.ClusterModel.from_pillar(pillar, zookeeper)
+        kafka_model.ClusterModel.from_pillar(pillar, zookeeper)
     assert [e.key for e in info.value.errors] == ["kafka:config:zookeeper.ssl.client.enable"]
 
 

@@ -370,7 +370,7 @@ def plan_changes(old, new, treat_as_static=()):
     """Sort the differences between two broker configs by how Kafka 3.9 can apply them.
 
     ``old`` and ``new`` are ``key -> value`` dicts of one broker's static configuration (for
-    example two results of :func:`kafkasalt.broker.broker_effective_config`). Values are compared
+    example two results of :func:`kafkasalt.kafka.render.broker_effective_config`). Values are compared
     as ``server.properties`` strings. Returns::
 
         {
