@@ -20,6 +20,8 @@ try:
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.zookeeper import status as zkstatus
     from kafkasalt.zookeeper import tls as zktls
+    from kafkasalt.zookeeper import roll as zkroll
+    from kafkasalt.ops import steps
     from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True
@@ -185,13 +187,72 @@ def wait_healthy(timeout=120, tgt="*", tgt_type="glob"):
             "verdict": "healthy", "waited_seconds": took, "leader": last.get("leader")}
 
 
+class _RollDriver:
+    """What the step engine asks of the ensemble during a roll or a TLS phase, through the minions."""
+
+    def __init__(self, opts, members, replan=None):
+        self.opts, self.members, self._replan = opts, members, replan
+
+    def observe(self, step, phase):
+        return _ask_health(self.members)
+
+    def act(self, step):
+        if step.action == "reconfigure":  # a TLS phase: every member's zoo.cfg for the phase
+            phase = {"ssl_quorum": step.params["ssl_quorum"]}
+            replies = saltglue.cmd(self.opts, list(step.targets), "state.apply", ["zookeeper.tls,zookeeper.config"],
+                                   tgt_type="list", timeout=300, kwarg={"pillar": {"zookeeper_transition": phase}})
+            failed = sorted(m for m, r in replies.items() if not isinstance(r, dict)
+                            or any(isinstance(v, dict) and v.get("result") is False for v in r.values()))
+            missing = sorted(set(step.targets) - set(replies))
+            if failed or missing:
+                raise RuntimeError(f"writing zoo.cfg failed on {failed + missing}")
+            return {"written": sorted(step.targets)}
+        member = step.target
+        reply = saltglue.cmd(self.opts, member, "zookeeper_ensemble.restart", timeout=60)
+        if not isinstance(reply.get(member), dict) or not reply[member].get("restarted"):
+            raise RuntimeError(f"restart of {member} failed: {reply.get(member)}")
+        return {"restarted": member}
+
+    def record(self, step, before, after):
+        return {"leader_before": before.get("leader"), "leader_after": after.get("leader")}
+
+    def replan(self):
+        return self._replan() if self._replan else []
+
+    def event(self, tag, data):
+        saltglue.fire(self.opts, f"{EVENT_PREFIX}/roll/{tag}", data)
+
+
+def _roll_plan(model, force=False):
+    """``(plan, reasons)``: the members whose configuration changed since they started (or all,
+    with ``force``), followers first by myid, the leader last."""
+    members = model.minion_ids
+    pending_replies = saltglue.cmd(__opts__, members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
+    pending = sorted(
+        m for m in members
+        if force or (isinstance(pending_replies.get(m), dict) and pending_replies[m].get("changed_files"))
+    )
+    if not pending:
+        return zkroll.plan_roll([], {}), {}
+    current = _ask_health(members)
+    order = [m for m in zkstatus.roll_order(model, current.get("members", {})) if m in pending]
+    reasons = {m: ("forced" if force else f"changed: {', '.join(pending_replies[m]['changed_files'])}")
+               + (" (leader, last)" if m == current.get("leader") else "") for m in order}
+    return zkroll.plan_roll(order, reasons), reasons
+
+
+def _run_roll(plan, members, timeout, replan=None):
+    timing = steps.Timing(gate_timeout=30, step_timeout=float(timeout), poll_interval=0.5)
+    return steps.run(plan, _RollDriver(__opts__, members, replan), timing)
+
+
 def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
     """
     Restart the members whose configuration changed since they started, one at a time:
-    followers first (by myid), the leader last. Before each restart the ensemble must be
-    healthy; after it, the member must serve again and the leader must report every follower
-    synced. Stops at the first failure and leaves the remaining members untouched; a re-run
-    resumes with the members still pending.
+    followers first (by myid), the leader last, as gated steps of the step engine. Before each
+    restart the ensemble must be healthy; after it, the member must serve again and the leader
+    must report every follower synced. Stops at the first failure and leaves the remaining
+    members untouched; a re-run resumes with the members still pending.
 
     force
         Restart every member, pending or not.
@@ -208,44 +269,25 @@ def roll(timeout=120, force=False, test=False, tgt="*", tgt_type="glob"):
         model = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
-    members = [m.minion_id for m in model.members]
-    pending_replies = saltglue.cmd(__opts__, members, "zookeeper_ensemble.restart_pending", tgt_type="list", timeout=30)
-    pending = sorted(
-        m for m in members
-        if force or (isinstance(pending_replies.get(m), dict) and pending_replies[m].get("changed_files"))
-    )
-    if not pending:
+    plan, reasons = _roll_plan(model, force)
+    if not plan:
         return {"result": True, "changes": {}, "comment": "no member has a pending configuration change"}
-    current = _ask_health(members)
-    order = zkstatus.roll_order(model, current.get("members", {}))
-    order = [m for m in order if m in pending]
-    reasons = {m: ("forced" if force else f"changed: {', '.join(pending_replies[m]['changed_files'])}")
-               + (" (leader, last)" if m == current.get("leader") else "") for m in order}
+    order = [s.target for s in plan.steps]
     if test:
-        return {"result": None, "changes": {"order": order, "reasons": reasons},
+        return {"result": None, "changes": {"order": order, "reasons": reasons,
+                                            "steps": steps.preview(plan)["described"]},
                 "comment": f"would restart {', '.join(order)} one at a time"}
-    report = {"result": True, "order": order, "restarted": [], "seconds": {}}
-    for member in order:
-        gate_ok, before = _wait(members, lambda h: h.get("verdict") == "healthy", timeout=30)
-        if not gate_ok:
-            return saltglue.fail(__context__, f"not restarting {member}: ensemble not healthy before its restart",
-                         health=before, **{k: v for k, v in report.items() if k != "result"})
-        saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{member}/start", {"member": member, "leader": before.get("leader")})
-        started = time.monotonic()
-        reply = saltglue.cmd(__opts__, member, "zookeeper_ensemble.restart", timeout=60)
-        if not isinstance(reply.get(member), dict) or not reply[member].get("restarted"):
-            return saltglue.fail(__context__, f"restart of {member} failed: {reply.get(member)}", **{k: v for k, v in report.items() if k != "result"})
-        ok, after = _wait(members, lambda h: h.get("verdict") == "healthy", timeout)
-        took = round(time.monotonic() - started, 2)
-        if not ok:
-            return saltglue.fail(__context__, f"{member} restarted but the ensemble is not healthy after {timeout}s",
-                         health=after, **{k: v for k, v in report.items() if k != "result"})
-        report["restarted"].append(member)
-        report["seconds"][member] = took
-        saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{member}/done", {"member": member, "seconds": took, "leader": after.get("leader")})
-    report["changes"] = {"restarted": report["restarted"], "order": order, "reasons": reasons, "seconds": report["seconds"]}
-    report["comment"] = f"restarted {', '.join(order)} one at a time"
-    return report
+    try:
+        report = _run_roll(plan, model.minion_ids, timeout)
+    except steps.Halted as exc:
+        done = [s["targets"][0] for s in exc.report["steps"]]
+        return saltglue.fail(__context__, f"roll halted: {exc}", order=order, restarted=done,
+                             gates=list(exc.gates))
+    restarted = [s["targets"][0] for s in report["steps"]]
+    seconds = {s["targets"][0]: s["seconds"] for s in report["steps"]}
+    return {"result": True, "order": order, "restarted": restarted, "seconds": seconds,
+            "changes": {"restarted": restarted, "order": order, "reasons": reasons, "seconds": seconds},
+            "comment": f"restarted {', '.join(order)} one at a time"}
 
 
 def switch_quorum_tls(timeout=120, test=False, tgt="*", tgt_type="glob"):
@@ -254,7 +296,9 @@ def switch_quorum_tls(timeout=120, test=False, tgt="*", tgt_type="glob"):
     procedure of rolling restarts, first with ``portUnification=true`` (quorum ports accept TLS
     and plaintext peers) keeping the old ``sslQuorum``, then with the new ``sslQuorum``; the
     final roll without port unification is zookeeper.deploy's ordinary converge and roll. Each
-    roll is gated like :func:`roll`. A halted switch resumes at the phase it reached.
+    phase is a plan of engine steps (write every member's zoo.cfg, then roll what changed,
+    gated like :func:`roll`). A halted switch resumes at the phase it reached: the phases are
+    read from the members' own zoo.cfg files.
 
     test
         Only report the phases.
@@ -281,20 +325,16 @@ def switch_quorum_tls(timeout=120, test=False, tgt="*", tgt_type="glob"):
                 "comment": f"would switch quorum TLS in {len(described)} rolls"}
     report = []
     for number, phase in enumerate(phases, 1):
-        replies = saltglue.cmd(__opts__, members, "state.apply", ["zookeeper.tls,zookeeper.config"], tgt_type="list",
-                               timeout=300, kwarg={"pillar": {"zookeeper_transition": phase}})
-        failed = {m: r for m, r in replies.items() if not isinstance(r, dict)
-                  or any(isinstance(v, dict) and v.get("result") is False for v in r.values())}
-        missing = sorted(set(members) - set(replies))
-        if failed or missing:
-            return saltglue.fail(__context__, f"phase {number}: writing zoo.cfg failed on {sorted(failed) + missing}",
-                                 phases=report)
-        rolled = roll(timeout=timeout, tgt=tgt, tgt_type=tgt_type)
-        if rolled.get("result") is False:
-            return saltglue.fail(__context__, f"phase {number} ({described[number - 1]}): {rolled.get('Error')}",
-                                 phases=report)
+        plan = zkroll.plan_tls_phase(number, phase["ssl_quorum"], members)
+        try:
+            done = _run_roll(plan, members, timeout, replan=lambda: _roll_plan(model)[0].steps)
+        except steps.Halted as exc:
+            return saltglue.fail(__context__, f"phase {number} ({described[number - 1]}): {exc}", phases=report,
+                                 gates=list(exc.gates))
+        restarted = [s["targets"][0] for s in done["steps"] if s["action"] == "restart"]
+        seconds = {s["targets"][0]: s["seconds"] for s in done["steps"] if s["action"] == "restart"}
         report.append({"phase": number, "ssl_quorum": phase["ssl_quorum"], "port_unification": True,
-                       "restarted": rolled.get("restarted", []), "seconds": rolled.get("seconds", {})})
+                       "restarted": restarted, "seconds": seconds})
         saltglue.fire(__opts__, f"{EVENT_PREFIX}/quorum_tls/phase/{number}", report[-1])
     return {"result": True, "changes": {"phases": report},
             "comment": f"quorum TLS: {len(report)} port-unification rolls done; the final roll follows"}

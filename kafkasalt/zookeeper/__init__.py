@@ -12,6 +12,7 @@ safe (ensemble health, roll order, membership changes) lives here so it can be u
 :mod:`.render`         zoo.cfg, myid, JAAS, java.args, systemd unit, supervisord program
 :mod:`.status`         ``srvr``/``mntr`` parsing, ensemble health, roll order
 :mod:`.tls`            the rolls that switch quorum TLS on for a running ensemble
+:mod:`.roll`           the ensemble roll and the TLS switch phases as gated engine steps
 :mod:`.membership_rules`  which membership changes are safe, and their steps on paper
 :mod:`.membership`     what runs now, the plan from it, and the gated execution
 :mod:`.client`         four-letter words and SASL/TLS kazoo sessions

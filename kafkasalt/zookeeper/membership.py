@@ -7,9 +7,10 @@ each keeps a quorum. This module does the rest, without Salt:
   files and the live leader, not from pillar (pillar already holds the target);
 * :func:`plan_change` turns that and the pillar into steps, adding the clean-up of hosts that
   still carry a removed member's files;
-* :func:`execute` runs the steps through a *driver* (the runner's driver calls the minions; the
-  unit tests' driver simulates an ensemble), checking named gates against live statuses before
-  each step and waiting for the member to serve (or stop) after it.
+* :func:`execute` runs the steps on the step engine (:mod:`kafkasalt.ops.steps`) through a
+  *driver* (the runner's driver calls the minions; the unit tests' driver simulates an
+  ensemble), checking named gates against live statuses before each step and waiting for the
+  member to serve (or stop) after it.
 
 Every step is idempotent on the hosts: "reconfigure" converges the member's files and restarts
 it only when it runs older files than it has, so re-running after a halt resumes where it stopped
@@ -19,13 +20,11 @@ it only when it runs older files than it has, so re-running after a halt resumes
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
+from kafkasalt.ops import steps as engine
 from kafkasalt.zookeeper import membership_rules
 from kafkasalt.zookeeper import model as zkmodel
 from kafkasalt.zookeeper import status as zkstatus
-
-MAX_REPLANS = 2
 
 
 class MembershipError(RuntimeError):
@@ -259,37 +258,11 @@ def gate_target_stopped(step, statuses) -> list:
 AFTER_STEP_GATES = {"serving": (gate_target_serving,), "stopped": (gate_target_stopped,)}
 
 
-def failed_gates(gates, step, statuses) -> list:
-    reasons = []
-    for gate in gates:
-        reasons += gate(step, statuses)
-    return reasons
-
-
 # ---------------------------------------------------------------------------------------------
-# Execution
+# Execution: the membership steps as engine steps (kafkasalt.ops.steps)
 # ---------------------------------------------------------------------------------------------
 
-
-@dataclass
-class Timing:
-    """How long :func:`execute` waits: for gates before a step, for the member after it."""
-
-    gate_timeout: float = 30.0
-    step_timeout: float = 120.0
-    poll_interval: float = 0.5
-
-
-def _wait(driver, hosts, gates, step, timeout, poll, clock, sleep):
-    deadline = clock() + timeout
-    while True:
-        statuses = driver.statuses(hosts)
-        reasons = failed_gates(gates, step, statuses)
-        if not reasons:
-            return statuses, []
-        if clock() >= deadline:
-            return statuses, reasons
-        sleep(poll)
+Timing = engine.Timing
 
 
 def _leader(statuses):
@@ -327,8 +300,50 @@ def _carry_out(driver, step) -> dict:
     return done
 
 
+def _wrap(fn):
+    """A membership gate ``fn(step dict, statuses)`` as an engine gate."""
+    return engine.Gate(fn.__name__.removeprefix("gate_"), lambda step, view: fn(step.params, view))
+
+
+def _engine_step(step) -> engine.Step:
+    if step["action"] == "replan":
+        return engine.Step(engine.REPLAN, None, step["reason"])
+    return engine.Step(
+        action=step["action"],
+        targets=(step["minion_id"],),
+        reason=step["reason"],
+        before=tuple(_wrap(g) for g in BEFORE_STEP_GATES),
+        after=tuple(_wrap(g) for g in AFTER_STEP_GATES[step["wait_for"]]),
+        params=dict(step, label_action="decommission" if step.get("decommission") else step["action"]),
+    )
+
+
+class _Driver:
+    """The engine's driver over a membership driver (``statuses``, ``converge``, ...)."""
+
+    def __init__(self, driver, hosts, replan):
+        self.driver, self.hosts, self._replan = driver, hosts, replan
+
+    def observe(self, step, phase):
+        hosts = self.hosts if phase != "final" else self.final_hosts
+        return self.driver.statuses(hosts)
+
+    def act(self, step):
+        return _carry_out(self.driver, step.params)
+
+    def record(self, step, before, after):
+        return {"member": step.params["minion_id"], "leader_before": _leader(before), "leader_after": _leader(after)}
+
+    def replan(self):
+        return [_engine_step(s) for s in self._replan()]
+
+    def event(self, tag, data):
+        self.driver.event(tag, data)
+
+
 def execute(steps, driver, replan, hosts, final_model=None, timing=None, clock=time.monotonic, sleep=time.sleep):
-    """Run ``steps`` through ``driver``; returns a report, raises :class:`MembershipError` on a halt.
+    """Run ``steps`` through ``driver`` on the step engine; returns a report, raises
+    :class:`MembershipError` on a halt.
 
     ``driver`` has ``statuses(hosts)``, ``converge(mid)`` (apply the member's state: files
     written, service started if stopped; returns the changed state ids), ``restart_pending(mid)``,
@@ -337,61 +352,21 @@ def execute(steps, driver, replan, hosts, final_model=None, timing=None, clock=t
     old and the new list, whose statuses the gates read. With ``final_model`` the change ends only
     when that ensemble is healthy.
     """
-    timing = timing or Timing()
-    report = {"steps": [], "replans": 0}
-    queue = list(steps)
-    number = 0
-    while queue:
-        step = queue.pop(0)
-        if step["action"] == "replan":
-            if report["replans"] >= MAX_REPLANS:
-                raise MembershipError(f"still no plan after {MAX_REPLANS} replans; last reason: {step['reason']}")
-            report["replans"] += 1
-            driver.event("replan", {"reason": step["reason"]})
-            queue = list(replan())
-            continue
-        number += 1
-        label = f"step {number} ({'decommission' if step.get('decommission') else step['action']} {step['minion_id']})"
-        started = clock()
-        statuses, reasons = _wait(driver, hosts, BEFORE_STEP_GATES, step, timing.gate_timeout,
-                                  timing.poll_interval, clock, sleep)
-        if reasons:
-            raise MembershipError(f"{label} not started: {'; '.join(reasons)}", report)
-        leader_before = _leader(statuses)
-        driver.event("step/start", {"step": number, "action": step["action"], "member": step["minion_id"],
-                                    "leader": leader_before})
-        try:
-            done = _carry_out(driver, step)
-        except Exception as exc:  # a failed state run or minion call halts here, with the report so far
-            raise MembershipError(f"{label} failed: {exc}", report) from exc
-        statuses, reasons = _wait(driver, hosts, AFTER_STEP_GATES[step["wait_for"]], step, timing.step_timeout,
-                                  timing.poll_interval, clock, sleep)
-        if reasons:
-            raise MembershipError(f"{label} did not complete within {timing.step_timeout:g}s: {'; '.join(reasons)}",
-                                  report)
-        entry = {
-            "step": number,
-            "action": "decommission" if step.get("decommission") else step["action"],
-            "member": step["minion_id"],
-            "leader_before": leader_before,
-            "leader_after": _leader(statuses),
-            "seconds": round(clock() - started, 2),
-            "done": done,
-        }
-        report["steps"].append(entry)
-        driver.event("step/done", entry)
+    final = ()
     if final_model is not None:
-        check = {"minion_id": None, "require_serving": final_model.minion_ids, "leader_in": final_model.minion_ids}
-
         def healthy(_step, statuses):
             verdict = zkstatus.ensemble_health(final_model, statuses)
             return [] if verdict["verdict"] == "healthy" else verdict["reasons"]
 
-        _, reasons = _wait(driver, final_model.minion_ids, (healthy,), check, timing.step_timeout,
-                           timing.poll_interval, clock, sleep)
-        if reasons:
-            raise MembershipError(f"every step ran but the new ensemble is not healthy: {'; '.join(reasons)}", report)
-    return report
+        final = (engine.Gate("ensemble_healthy", healthy),)
+    plan = engine.Plan("zookeeper membership", [_engine_step(s) for s in steps], final=final,
+                       final_label="the new ensemble is not healthy")
+    adapter = _Driver(driver, hosts, replan)
+    adapter.final_hosts = final_model.minion_ids if final_model is not None else hosts
+    try:
+        return engine.run(plan, adapter, timing or Timing(), clock=clock, sleep=sleep)
+    except engine.Halted as exc:
+        raise MembershipError(str(exc), exc.report) from exc.__cause__
 
 
 __all__ = [
