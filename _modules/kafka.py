@@ -429,7 +429,8 @@ def _private_file(name, text):
 
 
 def _settings(model):
-    from kafkasalt import admin, pki
+    from kafkasalt import pki
+    from kafkasalt.kafka.admin import connection as admin_connection
 
     listener = model.admin_listener
     ca_file = cert_file = None
@@ -440,7 +441,7 @@ def _settings(model):
         client = _tls_pillar("client")
         cert_file = _private_file("admin-client.pem", pki.pem_keystore(client["key"], client["cert"], _tls_pillar("ca_cert")))
     try:
-        return admin.ConnectionSettings(
+        return admin_connection.ConnectionSettings(
             bootstrap_servers=model.bootstrap_servers(),
             security_protocol=listener.protocol,
             sasl_mechanism=model.sasl_mechanism,
@@ -449,21 +450,22 @@ def _settings(model):
             ca_file=ca_file, cert_file=cert_file, key_file=cert_file,
             client_id=f"salt-{__opts__['id']}",
         )
-    except admin.KafkaInputError as exc:
+    except admin_connection.KafkaInputError as exc:
         raise CommandExecutionError(str(exc)) from None
 
 
 def _admin_call(method, *args, **kwargs):
     """Run one KafkaAdmin method; map its errors onto Salt's (messages never carry passwords)."""
-    from kafkasalt import admin
+    from kafkasalt.kafka import admin
+    from kafkasalt.kafka.admin import connection as admin_connection
 
     model = _model()
     try:
         with admin.KafkaAdmin(_settings(model)) as client:
             return getattr(client, method)(*args, **kwargs)
-    except admin.KafkaInputError as exc:
+    except admin_connection.KafkaInputError as exc:
         raise SaltInvocationError(str(exc)) from None
-    except admin.KafkaAdminError as exc:
+    except admin_connection.KafkaAdminError as exc:
         raise CommandExecutionError(str(exc)) from None
 
 
@@ -888,7 +890,9 @@ def restart_gate(broker_id, phase="before", force=False):
 
         salt 'kafka1' kafka.restart_gate 2
     """
-    from kafkasalt import admin, restart_gate as gate
+    from kafkasalt import restart_gate as gate
+    from kafkasalt.kafka import admin
+    from kafkasalt.kafka.admin import connection as admin_connection
 
     broker_id = int(broker_id)
     model = _model()
@@ -909,7 +913,7 @@ def restart_gate(broker_id, phase="before", force=False):
                 checks = gate.after_restart(broker_id, registered, topics)
             else:
                 raise SaltInvocationError(f"phase: must be 'before' or 'after', not {phase!r}")
-    except admin.KafkaAdminError as exc:
+    except admin_connection.KafkaAdminError as exc:
         return {"passed": False, "checks": [{"name": "cluster_reachable", "passed": False, "reason": str(exc)}]}
     return {"passed": gate.passed(checks), "checks": [c.as_dict() for c in checks]}
 
@@ -957,7 +961,8 @@ def topic_state(name):
 
         salt 'kafka1' kafka.topic_state orders
     """
-    from kafkasalt import admin
+    from kafkasalt.kafka import admin
+    from kafkasalt.kafka.admin import connection as admin_connection
 
     model = _model()
     try:
@@ -977,9 +982,9 @@ def topic_state(name):
                 "reassigning": [str(r) for r in client.list_reassignments() if str(r).startswith(f"{name}-")
                                 or (isinstance(r, (tuple, list)) and r[0] == name)],
             }
-    except admin.KafkaInputError as exc:
+    except admin_connection.KafkaInputError as exc:
         raise SaltInvocationError(str(exc)) from None
-    except admin.KafkaAdminError as exc:
+    except admin_connection.KafkaAdminError as exc:
         raise CommandExecutionError(str(exc)) from None
 
 

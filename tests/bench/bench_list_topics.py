@@ -29,7 +29,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "functional")]  # run as a scrip
 from lab import artifacts  # noqa: E402  (needs the path above)
 from secure_cluster import SecureCluster  # noqa: E402
 
-from kafkasalt.admin import KafkaAdmin  # noqa: E402
+from kafkasalt.kafka.admin import KafkaAdmin  # noqa: E402
 
 ADMIN_RUNS = 5
 CLI_RUNS = 3

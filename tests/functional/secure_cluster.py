@@ -32,7 +32,8 @@ from urllib.parse import unquote, urlparse
 from kafkasalt import pki
 from kafkasalt.kafka import zk_users
 from kafkasalt.zookeeper import client as zkclient
-from kafkasalt.admin import ConnectionSettings, KafkaAdmin, KafkaAdminError
+from kafkasalt.kafka.admin import KafkaAdmin
+from kafkasalt.kafka.admin.connection import ConnectionSettings, KafkaAdminError
 
 LOOPBACK = "127.0.0.1"
 BROKER_HEAP = "-Xmx256m"

@@ -1,4 +1,4 @@
-"""kafkasalt.admin against a real secured cluster: 3 brokers, SASL_SSL + SCRAM-SHA-512, AclAuthorizer.
+"""kafkasalt.kafka.admin against a real secured cluster: 3 brokers, SASL_SSL + SCRAM-SHA-512, AclAuthorizer.
 
 The cluster (see ``secure_cluster.py``) lives for the whole module. Tests use their own topics,
 users and groups so that they do not depend on each other, except the broker-kill test, which
@@ -19,8 +19,9 @@ except ImportError:  # tests/functional is a package
     from tests.functional.secure_cluster import SecureCluster
 
 from kafkasalt import acl
-from kafkasalt.admin import (BROKER_THROTTLE_KEYS, TOPIC_THROTTLE_KEYS, ConnectionSettings, KafkaAdmin,
-                             KafkaAdminError, KafkaInputError)
+from kafkasalt.kafka.admin import KafkaAdmin
+from kafkasalt.kafka.admin.connection import ConnectionSettings, KafkaAdminError, KafkaInputError
+from kafkasalt.kafka.admin.reassignments import BROKER_THROTTLE_KEYS, TOPIC_THROTTLE_KEYS
 
 WAIT_SECONDS = 60
 

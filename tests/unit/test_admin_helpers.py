@@ -1,4 +1,4 @@
-"""Pure parts of kafkasalt.admin: argument checks, plan handling, throttle strings, secret hiding.
+"""Pure parts of kafkasalt.kafka.admin: argument checks, plan handling, throttle strings, secret hiding.
 
 Nothing here opens a connection: every KafkaAdmin call below fails its argument check first
 (the settings point at a port nobody listens on, so a network attempt would show up as a
@@ -10,9 +10,12 @@ import logging
 import pytest
 
 from kafkasalt import acl
-from kafkasalt.admin import (FOLLOWER_THROTTLED_REPLICAS, LEADER_THROTTLED_REPLICAS, ConnectionSettings, KafkaAdmin,
-                             KafkaAdminError, KafkaInputError, _assigned_partitions, _config_value,
-                             _normalize_assignment, _normalize_plan, _RedactSecrets, _topic_throttles)
+from kafkasalt.kafka.admin import KafkaAdmin
+from kafkasalt.kafka.admin.arguments import _config_value, _normalize_assignment, _normalize_plan
+from kafkasalt.kafka.admin.connection import ConnectionSettings, KafkaAdminError, KafkaInputError, _RedactSecrets
+from kafkasalt.kafka.admin.groups import _assigned_partitions
+from kafkasalt.kafka.admin.reassignments import (FOLLOWER_THROTTLED_REPLICAS, LEADER_THROTTLED_REPLICAS,
+                                                 _topic_throttles)
 
 OFFLINE = ConnectionSettings(bootstrap_servers=["127.0.0.1:1"], username="admin", password="pw-unit-test",
                              bootstrap_timeout_ms=1)
