@@ -1,6 +1,6 @@
 """Grain ``kafka_hardware``: the hardware facts Kafka sizing needs (RAM, cores, disks, NICs).
 
-The facts come from :func:`kafkasalt.hardware.collect`, which reads only /proc and /sys.
+The facts come from :func:`kafkasalt.ops.hardware.collect`, which reads only /proc and /sys.
 A grain must never break a minion: if the core is missing or anything fails, the grain
 logs at debug level and returns what it has (an empty dict at worst).
 """
@@ -8,7 +8,7 @@ logs at debug level and returns what it has (an empty dict at worst).
 import logging
 
 try:
-    from kafkasalt import hardware as _hardware  # a module, so the loader does not take it for a grain
+    from kafkasalt.ops import hardware as _hardware  # a module, so the loader does not take it for a grain
 except ImportError as _exc:  # pylint: disable=invalid-name
     _hardware = None
     _IMPORT_ERROR = str(_exc)
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def kafka_hardware():
-    """Return ``{"kafka_hardware": {...}}`` (see kafkasalt.hardware for the shape).
+    """Return ``{"kafka_hardware": {...}}`` (see kafkasalt.ops.hardware for the shape).
 
     CLI Example:
 

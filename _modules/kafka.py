@@ -13,9 +13,9 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 try:
     from kafkasalt.kafka import model as _broker
     from kafkasalt.kafka import render as _broker_render
-    from kafkasalt import hardware as _hardware
-    from kafkasalt import service as _service
-    from kafkasalt import sizing as _sizing
+    from kafkasalt.ops import hardware as _hardware
+    from kafkasalt.ops import service as _service
+    from kafkasalt.ops import sizing as _sizing
     from kafkasalt.zookeeper import client as _zkclient
     from kafkasalt.kafka import zk_users as _zk_users
     from kafkasalt.zookeeper import model as _zookeeper
@@ -267,7 +267,7 @@ def render(name):
                                                 keystore_path=keystore)
 
     def keystore(part):
-        from kafkasalt import pki  # cryptography is only needed on hosts that write keystores
+        from kafkasalt.security import pki  # cryptography is only needed on hosts that write keystores
 
         material = _tls_pillar(part)
         return pki.pem_keystore(material["key"], material["cert"], _tls_pillar("ca_cert"))
@@ -429,7 +429,7 @@ def _private_file(name, text):
 
 
 def _settings(model):
-    from kafkasalt import pki
+    from kafkasalt.security import pki
     from kafkasalt.kafka.admin import connection as admin_connection
 
     listener = model.admin_listener
@@ -687,7 +687,7 @@ def user_delete(name, mechanism=None):
 
 
 def _bindings(entries, argument):
-    from kafkasalt import acl
+    from kafkasalt.security import acl
 
     if isinstance(entries, dict):
         entries = [entries]
@@ -890,7 +890,7 @@ def restart_gate(broker_id, phase="before", force=False):
 
         salt 'kafka1' kafka.restart_gate 2
     """
-    from kafkasalt import restart_gate as gate
+    from kafkasalt.ops import gates as gate
     from kafkasalt.kafka import admin
     from kafkasalt.kafka.admin import connection as admin_connection
 

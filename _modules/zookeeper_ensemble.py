@@ -12,7 +12,7 @@ import os
 from salt.exceptions import CommandExecutionError
 
 try:
-    from kafkasalt import hardware, service, sizing
+    from kafkasalt.ops import hardware, service, sizing
     from kafkasalt.zookeeper import client as zkclient
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.zookeeper import render as zkrender
@@ -90,7 +90,7 @@ def _tls_pillar(part):
 
 
 def _keystore(part):
-    from kafkasalt import pki  # cryptography is only needed where TLS files are written
+    from kafkasalt.security import pki  # cryptography is only needed where TLS files are written
 
     material = _tls_pillar(part)
     return pki.pem_keystore(material["key"], material["cert"], _tls_pillar("ca_cert"))

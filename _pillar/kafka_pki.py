@@ -20,7 +20,7 @@ import logging
 import os
 
 try:
-    from kafkasalt.pki_store import PkiStore
+    from kafkasalt.security.pki_store import PkiStore
 
     HAS_CORE = True
 except ImportError:

@@ -214,7 +214,7 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
         salt-run kafka.rolling_restart test=True
         salt-run kafka.rolling_restart
     """
-    from kafkasalt import restart_gate as gate
+    from kafkasalt.ops import gates as gate
 
     try:
         model, _ = _load(tgt, tgt_type)

@@ -2,13 +2,13 @@
 
 Bindings are dicts (resource_type, resource_name, pattern_type, principal, host, operation,
 permission) or role entries (role: producer|consumer|admin, principal, topic, group_prefix),
-validated by :mod:`kafkasalt.acl` before anything is sent.
+validated by :mod:`kafkasalt.security.acl` before anything is sent.
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from kafkasalt import acl
+    from kafkasalt.security import acl
     from kafkasalt.common.errors import PillarError, PillarErrors
 
     HAS_CORE = True

@@ -5,7 +5,7 @@ that restarted on every config change would take a whole ensemble or cluster dow
 """
 
 try:
-    from kafkasalt import service
+    from kafkasalt.ops import service
 
     HAS_CORE = True
 except ImportError:

@@ -34,7 +34,7 @@ SERVICE_NAME = "kafka"
 RUN_USER = "kafka"
 JAVA_BIN = "/usr/bin/java"
 PRLIMIT_BIN = "/usr/bin/prlimit"
-DEFAULT_NOFILE = 128000  # Kafka keeps every segment file open; see kafkasalt.sizing for the rule
+DEFAULT_NOFILE = 128000  # Kafka keeps every segment file open; see kafkasalt.ops.sizing for the rule
 STOP_TIMEOUT_SECONDS = 300  # controlled shutdown moves leadership away first; give it time
 
 MANAGED_HEADER = "Managed by Salt (kafkasalt) - local edits are overwritten."
@@ -61,8 +61,8 @@ DEFAULTS = {
     "inter_broker_user": {"name": "broker", "password": None},
     "zookeeper_user": "kafka",
     "zookeeper_chroot": None,  # None -> /kafka/<cluster_name>; "/" -> no chroot
-    "log_dirs": None,  # None -> per host from kafkasalt.sizing, else DEFAULT_DATA_DIR
-    "heap_mb": None,  # None -> per host from kafkasalt.sizing
+    "log_dirs": None,  # None -> per host from kafkasalt.ops.sizing, else DEFAULT_DATA_DIR
+    "heap_mb": None,  # None -> per host from kafkasalt.ops.sizing
     "expected_partitions": 1000,
     "jmx_exporter": {"enabled": True, "port": 9101, "source": None, "source_hash": None},
     "config": {},

@@ -46,7 +46,7 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
     """The ``key -> value`` (strings) that :func:`render_server_properties` writes for one broker.
 
     ``log_dirs`` wins over ``kafka:log_dirs``; with neither, :data:`DEFAULT_DATA_DIR`. Thread
-    counts come from :mod:`kafkasalt.sizing` (the defaults are Kafka's). Precedence: computed
+    counts come from :mod:`kafkasalt.ops.sizing` (the defaults are Kafka's). Precedence: computed
     values < ``kafka:config`` < ``kafka:brokers:<minion>:config``. Sorted by key.
     """
     broker = model.broker(minion_id)
@@ -284,7 +284,7 @@ def _resolve_heap(model, heap_mb):
     if heap_mb is None:
         heap_mb = model.heap_mb
     if heap_mb is None:
-        raise ValueError("heap_mb: kafka:heap_mb is null, pass the value sized for this host (kafkasalt.sizing)")
+        raise ValueError("heap_mb: kafka:heap_mb is null, pass the value sized for this host (kafkasalt.ops.sizing)")
     return _check_heap(heap_mb)
 
 

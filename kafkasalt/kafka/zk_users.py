@@ -8,7 +8,7 @@ user the other created.
 
 from urllib.parse import unquote
 
-from kafkasalt import scram
+from kafkasalt.security import scram
 
 
 def _path(chroot, suffix):

@@ -63,7 +63,7 @@ DEFAULTS = {
     "ports": {"client": 2181, "secure_client": 2182, "quorum": 2888, "election": 3888, "admin": 8080},
     "data_dir": "/var/lib/zookeeper/data",
     "data_log_dir": "/var/lib/zookeeper/txlog",
-    "heap_mb": None,  # None -> heap_mb_default (kafkasalt.sizing) -> FALLBACK_HEAP_MB
+    "heap_mb": None,  # None -> heap_mb_default (kafkasalt.ops.sizing) -> FALLBACK_HEAP_MB
     "four_letter_words": ["srvr", "mntr", "ruok", "conf"],
     "sasl": {"super_password": None, "quorum_password": None, "users": {}},
     # Quorum TLS plus a TLS client port (ports:secure_client), certificates from the cluster CA

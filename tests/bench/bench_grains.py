@@ -1,4 +1,4 @@
-"""Benchmark (not a test): time kafkasalt.hardware.collect() on this machine and print the grain.
+"""Benchmark (not a test): time kafkasalt.ops.hardware.collect() on this machine and print the grain.
 
 Goal: the kafka_hardware grain adds at most 100 ms to a minion's grain refresh.
 
@@ -14,7 +14,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)  # run as a script from anywhere
 
-from kafkasalt import hardware, sizing  # noqa: E402  (needs the path above)
+from kafkasalt.ops import hardware, sizing  # noqa: E402  (needs the path above)
 
 GOAL_MS = 100.0
 

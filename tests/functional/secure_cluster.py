@@ -5,7 +5,7 @@ What it starts, from the tarballs built by ``lab.artifacts``:
 - one ZooKeeper node (anonymous; this fixture does not test ZooKeeper security) on a free port;
 - ``broker_count`` brokers (ids 1..N, ``-Xmx256m`` unless told otherwise, started in parallel)
   whose only listeners are SASL_SSL: ``CLIENT`` for clients and ``BROKER`` between brokers, both
-  SCRAM-SHA-512, TLS from a throw-away CA made with :mod:`kafkasalt.pki` (PEM key and trust
+  SCRAM-SHA-512, TLS from a throw-away CA made with :mod:`kafkasalt.security.pki` (PEM key and trust
   stores), ``AclAuthorizer`` with ``super.users=User:admin;User:broker`` and
   ``allow.everyone.if.no.acl.found=false``.
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kafkasalt import pki
+from kafkasalt.security import pki
 from kafkasalt.kafka import zk_users
 from kafkasalt.zookeeper import client as zkclient
 from kafkasalt.kafka.admin import KafkaAdmin

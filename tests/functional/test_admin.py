@@ -18,7 +18,7 @@ try:  # tests/functional on sys.path (pytest's default rootdir-less import)
 except ImportError:  # tests/functional is a package
     from tests.functional.secure_cluster import SecureCluster
 
-from kafkasalt import acl
+from kafkasalt.security import acl
 from kafkasalt.kafka.admin import KafkaAdmin
 from kafkasalt.kafka.admin.connection import ConnectionSettings, KafkaAdminError, KafkaInputError
 from kafkasalt.kafka.admin.reassignments import BROKER_THROTTLE_KEYS, TOPIC_THROTTLE_KEYS

@@ -59,7 +59,7 @@ def salt_call(tmp_path_factory):
     assert synced.returncode == 0, synced.stderr
     assert "grains.kafka_hardware" in json.loads(synced.stdout)["local"]["grains"]
     extmods = base / "root" / "var" / "cache" / "salt" / "minion" / "extmods"
-    assert (extmods / "utils" / "kafkasalt" / "hardware.py").is_file()
+    assert (extmods / "utils" / "kafkasalt" / "ops" / "hardware.py").is_file()
     return run
 
 

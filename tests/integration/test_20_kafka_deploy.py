@@ -157,7 +157,7 @@ def test_no_secret_in_job_cache_logs_or_output(cold_deploy, lab):
 
 def test_mtls_required_refuses_foreign_certificates(cold_deploy, lab, orchestrate, pillar_override, tmp_path):
     from kafka.admin import KafkaAdminClient
-    from kafkasalt import pki
+    from kafkasalt.security import pki
 
     pillar_override({"kafka": {"tls": {"client_auth": "required"}}})
     run = orchestrate("kafka.deploy")

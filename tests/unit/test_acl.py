@@ -1,12 +1,12 @@
-"""Unit tests for kafkasalt.acl."""
+"""Unit tests for kafkasalt.security.acl."""
 
 import dataclasses
 import re
 
 import pytest
 
-from kafkasalt import acl
-from kafkasalt.acl import AclBinding, AclError
+from kafkasalt.security import acl
+from kafkasalt.security.acl import AclBinding, AclError
 from kafkasalt.common.errors import PillarError, PillarErrors
 
 
@@ -29,7 +29,7 @@ BASE = {"resource_type": "TOPIC", "resource_name": "orders", "principal": "User:
 
 # --- the per-resource operation table ---------------------------------------------
 
-# AclEntry.supportedOperations as printed by Kafka 3.9.2 (see kafkasalt.acl docstring).
+# AclEntry.supportedOperations as printed by Kafka 3.9.2 (see kafkasalt.security.acl docstring).
 KAFKA_3_9_SUPPORTED = {
     "TOPIC": "ALTER, ALTER_CONFIGS, CREATE, DELETE, DESCRIBE, DESCRIBE_CONFIGS, READ, WRITE",
     "GROUP": "DELETE, DESCRIBE, READ",

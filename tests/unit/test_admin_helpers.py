@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from kafkasalt import acl
+from kafkasalt.security import acl
 from kafkasalt.kafka.admin import KafkaAdmin
 from kafkasalt.kafka.admin.arguments import _config_value, _normalize_assignment, _normalize_plan
 from kafkasalt.kafka.admin.connection import ConnectionSettings, KafkaAdminError, KafkaInputError, _RedactSecrets

@@ -1,4 +1,4 @@
-"""kafkasalt.hardware.collect against recorded /proc + /sys trees and the live machine."""
+"""kafkasalt.ops.hardware.collect against recorded /proc + /sys trees and the live machine."""
 
 import importlib.util
 import json
@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from kafkasalt import hardware
+from kafkasalt.ops import hardware
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TREES = os.path.join(REPO, "tests", "data", "hw")

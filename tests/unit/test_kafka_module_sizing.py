@@ -7,7 +7,7 @@ import sys
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from kafkasalt import hardware
+from kafkasalt.ops import hardware
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED000 = os.path.join(REPO, "tests", "data", "hw", "seed000-prod")
@@ -28,7 +28,7 @@ def test_virtual_name():
 
 
 def test_virtual_explains_a_missing_core(monkeypatch):
-    for name in ("kafkasalt", "kafkasalt.hardware", "kafkasalt.sizing", "kafkasalt.common.errors"):
+    for name in ("kafkasalt", "kafkasalt.ops.hardware", "kafkasalt.ops.sizing", "kafkasalt.common.errors"):
         monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
     monkeypatch.setattr(sys, "path", list(sys.path))
     loaded, message = load_module().__virtual__()

@@ -1,4 +1,4 @@
-"""Unit tests for kafkasalt.pki (EC P-256 keys keep this fast)."""
+"""Unit tests for kafkasalt.security.pki (EC P-256 keys keep this fast)."""
 
 import datetime
 import hashlib
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store
 
-from kafkasalt import pki
+from kafkasalt.security import pki
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2030, 1, 15, 12, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Restart gating rules (Strimzi's availability rule, controller last, rack batches)."""
 
-from kafkasalt import restart_gate as gate
+from kafkasalt.ops import gates as gate
 
 
 def topics(**partitions):

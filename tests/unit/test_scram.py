@@ -1,4 +1,4 @@
-"""Unit tests for kafkasalt.scram.
+"""Unit tests for kafkasalt.security.scram.
 
 Reference values come from two independent sources:
 - RFC 7677 section 3 (SCRAM-SHA-256 exchange for user "user", password "pencil")
@@ -18,8 +18,8 @@ import string
 
 import pytest
 
-from kafkasalt import scram
-from kafkasalt.scram import ScramCredential
+from kafkasalt.security import scram
+from kafkasalt.security.scram import ScramCredential
 
 
 def b64d(text):

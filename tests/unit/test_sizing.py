@@ -1,10 +1,10 @@
-"""kafkasalt.sizing.recommend on the recorded hardware shapes and on hand-made layouts."""
+"""kafkasalt.ops.sizing.recommend on the recorded hardware shapes and on hand-made layouts."""
 
 import os
 
 import pytest
 
-from kafkasalt import hardware, sizing
+from kafkasalt.ops import hardware, sizing
 
 TREES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "hw")
 

@@ -198,7 +198,7 @@ def load_ext_pillar(tmp_path):
 def test_ext_pillar_issues_member_and_client_certificates_from_the_cluster_ca(tmp_path):
     from cryptography import x509
 
-    from kafkasalt import pki
+    from kafkasalt.security import pki
 
     module = load_ext_pillar(tmp_path)
     pillar = {"zookeeper": {"members": {"kafka1": {"myid": 1, "address": "127.0.0.11"}}, "tls": {"enabled": True}},

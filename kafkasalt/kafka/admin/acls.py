@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kafkasalt import acl as acl_model
+from kafkasalt.security import acl as acl_model
 from kafkasalt.common.errors import PillarErrors
 from kafkasalt.kafka.admin.connection import _NO_ERROR, _TOPIC_READY_TIMEOUT_MS, KafkaAdminError, KafkaInputError
 
@@ -16,8 +16,8 @@ class AclsMixin:
     """The ACL operations of :class:`~kafkasalt.kafka.admin.KafkaAdmin`."""
 
     def list_acls(self, principal=None, resource_type=None, resource_name=None):
-        """ACL bindings (sorted :class:`kafkasalt.acl.AclBinding`), optionally only those of one
-        principal, resource type and/or exact resource name (LITERAL and PREFIXED alike).
+        """ACL bindings (sorted :class:`kafkasalt.security.acl.AclBinding`), optionally only those of
+        one principal, resource type and/or exact resource name (LITERAL and PREFIXED alike).
         """
         from kafka.admin import (ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
                                  ResourcePatternFilter, ResourceType)
@@ -102,7 +102,7 @@ class AclsMixin:
     @staticmethod
     def _check_bindings(bindings):
         """A sorted, duplicate-free list of AclBinding from AclBinding objects and/or pillar-style
-        entries (binding or role mappings, see :func:`kafkasalt.acl.parse_bindings`)."""
+        entries (binding or role mappings, see :func:`kafkasalt.security.acl.parse_bindings`)."""
         if isinstance(bindings, acl_model.AclBinding):
             bindings = [bindings]
         if isinstance(bindings, (str, bytes, dict)) or not isinstance(bindings, (list, tuple, set, frozenset)):
@@ -139,8 +139,8 @@ class AclsMixin:
     def add_acls(self, bindings, dry_run=False):
         """Create the bindings that do not exist yet; returns those (sorted), empty if none.
 
-        ``bindings``: :class:`kafkasalt.acl.AclBinding` objects and/or the pillar's ACL entries
-        (binding mappings or role mappings such as ``{role: consumer, principal: User:app,
+        ``bindings``: :class:`kafkasalt.security.acl.AclBinding` objects and/or the pillar's ACL
+        entries (binding mappings or role mappings such as ``{role: consumer, principal: User:app,
         topic: orders, group_prefix: app-}``).
         """
         wanted = self._check_bindings(bindings)

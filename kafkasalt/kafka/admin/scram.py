@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafkasalt import scram
+from kafkasalt.security import scram
 from kafkasalt.kafka.admin.connection import _NO_ERROR, KafkaInputError
 
 

@@ -1,4 +1,4 @@
-"""Write the recorded /proc and /sys trees that tests feed to ``kafkasalt.hardware.collect``.
+"""Write the recorded /proc and /sys trees that tests feed to ``kafkasalt.ops.hardware.collect``.
 
 Each shape holds only the files ``collect`` reads, with content in the kernel's own
 formats. Run ``python tests/data/hw/build_trees.py`` to rebuild them; the output is

@@ -1,7 +1,7 @@
 """Sizing recommendations for a Kafka broker and/or ZooKeeper host, from its hardware facts.
 
 ``recommend(hardware, expected_partitions, role, overrides)`` takes the dict returned by
-``kafkasalt.hardware.collect()`` (the ``kafka_hardware`` grain) and returns one flat
+``kafkasalt.ops.hardware.collect()`` (the ``kafka_hardware`` grain) and returns one flat
 dict: every recommendation under its own key, plus the summary keys::
 
     {"broker_heap_mb": {"value": 6144, "why": "<one line>", "kind": "heap", "source": "computed"},
@@ -56,7 +56,7 @@ ignored, so one override dict can serve broker and ZooKeeper hosts.
 import math
 from collections.abc import Mapping
 
-from kafkasalt.hardware import natural_key
+from kafkasalt.ops.hardware import natural_key
 
 MiB = 1024**2
 ROLES = ("broker", "zookeeper", "both")
@@ -165,7 +165,7 @@ KNOWN_KEYS = frozenset(
 def recommend(hardware, expected_partitions=1000, role="broker", overrides=None):
     """Recommended heaps, threads, log dirs, limits and kernel settings for one host.
 
-    ``hardware``: the dict from ``kafkasalt.hardware.collect()``; ``expected_partitions``:
+    ``hardware``: the dict from ``kafkasalt.ops.hardware.collect()``; ``expected_partitions``:
     partition replicas the broker may host (int >= 0); ``role``: broker, zookeeper or both;
     ``overrides``: operator values by recommendation key. Bad input raises ValueError
     naming the argument.
@@ -242,7 +242,7 @@ def recommendation_items(result):
 def _validated_hardware(hardware):
     if not isinstance(hardware, Mapping):
         raise ValueError(
-            f"hardware: expected the dict from kafkasalt.hardware.collect(), got {type(hardware).__name__}"
+            f"hardware: expected the dict from kafkasalt.ops.hardware.collect(), got {type(hardware).__name__}"
         )
     facts = {}
     for key in ("mem_total_bytes", "cpu_logical_cores", "cpu_physical_cores"):

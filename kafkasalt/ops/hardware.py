@@ -15,7 +15,7 @@ Result shape::
      "nics": [{"name", "speed_mbps", "mtu", "operstate", "loopback", "physical",
                "addresses": [...]}]}
 
-Decisions (the sizing in ``kafkasalt.sizing`` relies on them):
+Decisions (the sizing in ``kafkasalt.ops.sizing`` relies on them):
 
 * CPU: logical cores are the ``processor`` entries of ``/proc/cpuinfo`` (else the
   ``online`` list in ``/sys/devices/system/cpu``). Physical cores are distinct

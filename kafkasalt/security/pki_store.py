@@ -15,7 +15,7 @@ import fcntl
 import os
 import re
 
-from kafkasalt import pki
+from kafkasalt.security import pki
 
 RENEW_BEFORE_DAYS = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
