@@ -13,6 +13,8 @@ import posixpath
 import re
 import shlex
 
+from kafkasalt.common.quoting import (escape_properties, jaas_quote, supervisor_escape, supervisor_quote,
+                                      systemd_env_quote, systemd_quote)
 from kafkasalt.common.secret import Secret
 from kafkasalt.kafka import dynamic_config
 from kafkasalt.kafka.model import (_CONTROL_CHARS, _USER_NAME, AUTHORIZER_CLASS, DEFAULT_DATA_DIR, DEFAULT_NOFILE,
@@ -113,39 +115,10 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
     return {key: _format_value(config[key]) for key in sorted(config)}
 
 
-def _escape_properties(text, is_key):
-    """Escape for java.util.Properties (ISO-8859-1 file): backslashes, line breaks, non-ASCII."""
-    out = []
-    for index, char in enumerate(text):
-        code = ord(char)
-        if char == "\\":
-            out.append("\\\\")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\f":
-            out.append("\\f")
-        elif char in "=: " and is_key:
-            out.append("\\" + char)
-        elif char == " " and index == 0:
-            out.append("\\ ")
-        elif char in "#!" and index == 0 and is_key:
-            out.append("\\" + char)
-        elif code < 0x20 or code > 0x7E:
-            units = char.encode("utf-16-be")
-            out.extend(f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2))
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def render_properties(entries, header_lines):
     """``key=value`` lines (escaped, in the given order) under ``#`` header lines."""
     lines = [f"# {line}" if line else "#" for line in header_lines]
-    lines.extend(f"{_escape_properties(key, True)}={_escape_properties(value, False)}"
+    lines.extend(f"{escape_properties(key, True)}={escape_properties(value, False)}"
                  for key, value in entries.items())
     return "\n".join(lines) + "\n"
 
@@ -169,11 +142,6 @@ def render_server_properties(model, minion_id, log_dirs=None, num_network_thread
 
 # --- secret files -------------------------------------------------------------------------------
 
-def _jaas_quote(value):
-    """A JAAS option value in double quotes (the JAAS parser honours backslash escapes)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _check_secret_argument(value, name):
     if isinstance(value, Secret):
         value = value.reveal()
@@ -190,8 +158,8 @@ def _check_user_argument(value, name):
 
 def jaas_login(login_module, username, password):
     """One JAAS login module entry (``... required username="..." password="...";``)."""
-    return (f"{login_module} required username={_jaas_quote(username)} "
-            f"password={_jaas_quote(_check_secret_argument(password, 'password'))};")
+    return (f"{login_module} required username={jaas_quote(username)} "
+            f"password={jaas_quote(_check_secret_argument(password, 'password'))};")
 
 
 def render_jaas(model):
@@ -206,14 +174,14 @@ def render_jaas(model):
         f"/* {MANAGED_HEADER} Contains secrets: keep mode 0600, owner {RUN_USER}. */",
         "KafkaServer {",
         f"    {SCRAM_LOGIN_MODULE} required",
-        f"    username={_jaas_quote(inter_broker.name)}",
-        f"    password={_jaas_quote(inter_broker.password.reveal())};",
+        f"    username={jaas_quote(inter_broker.name)}",
+        f"    password={jaas_quote(inter_broker.password.reveal())};",
         "};",
         "",
         "Client {",
         f"    {ZOOKEEPER_DIGEST_LOGIN_MODULE} required",
-        f"    username={_jaas_quote(model.zookeeper_user)}",
-        f"    password={_jaas_quote(zookeeper_password.reveal())};",
+        f"    username={jaas_quote(model.zookeeper_user)}",
+        f"    password={jaas_quote(zookeeper_password.reveal())};",
         "};",
         "",
     ])
@@ -337,23 +305,6 @@ def command(model, minion_id, install_dir=None, heap_mb=None, jmx_agent_path=Non
     return argv
 
 
-_SYSTEMD_SAFE = re.compile(r"^[A-Za-z0-9_@+=:,./*-]+$")
-
-
-def _systemd_quote(arg):
-    """One ExecStart word: specifiers (%) and variables ($) escaped, quoted when needed."""
-    arg = arg.replace("%", "%%").replace("$", "$$")
-    if _SYSTEMD_SAFE.match(arg):
-        return arg
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _systemd_env_quote(name, value):
-    """One ``Environment=`` assignment: only specifiers (%) are expanded there, not ``$``."""
-    assignment = f"{name}={value}".replace("%", "%%")
-    return '"' + assignment.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _check_nofile(nofile):
     if not _is_int(nofile) or nofile < 1024:
         raise ValueError(f"nofile: expected an integer >= 1024, got {nofile!r}")
@@ -366,7 +317,7 @@ def render_systemd_unit(model, minion_id, install_dir=None, heap_mb=None, nofile
     broker = model.broker(minion_id)
     argv = command(model, minion_id, install_dir, heap_mb, jmx_agent_path, jmx_port, java_bin)
     env = jvm_env(model, minion_id, heap_mb, jmx_agent_path, jmx_port)
-    environment = [f"Environment={_systemd_env_quote(key, env[key])}" for key in sorted(env)]
+    environment = [f"Environment={systemd_env_quote(key, env[key])}" for key in sorted(env)]
     lines = [
         f"# {MANAGED_HEADER}",
         "[Unit]",
@@ -381,7 +332,7 @@ def render_systemd_unit(model, minion_id, install_dir=None, heap_mb=None, nofile
         f"Group={RUN_USER}",
         f"WorkingDirectory={STATE_DIR}",
         *environment,
-        "ExecStart=" + " ".join(_systemd_quote(arg) for arg in argv),
+        "ExecStart=" + " ".join(systemd_quote(arg) for arg in argv),
         # The JVM exits with 143 on SIGTERM after a clean controlled shutdown.
         "SuccessExitStatus=143",
         "KillSignal=SIGTERM",
@@ -400,11 +351,6 @@ def render_systemd_unit(model, minion_id, install_dir=None, heap_mb=None, nofile
         "",
     ]
     return "\n".join(lines)
-
-
-def _supervisor_value(text):
-    """supervisord reads its config with %-interpolation: double every %."""
-    return text.replace("%", "%%")
 
 
 def render_supervisord_program(model, minion_id, install_dir=None, heap_mb=None, nofile=DEFAULT_NOFILE,
@@ -426,8 +372,8 @@ def render_supervisord_program(model, minion_id, install_dir=None, heap_mb=None,
     lines = [
         f"; {MANAGED_HEADER}",
         f"[program:{program_name}]",
-        "command=" + _supervisor_value(" ".join(shlex.quote(arg) for arg in full)),
-        "environment=" + _supervisor_value(environment),
+        "command=" + " ".join(supervisor_quote(arg) for arg in full),
+        "environment=" + supervisor_escape(environment),
         f"user={user}",
         f"directory={STATE_DIR}",
         "autostart=true",

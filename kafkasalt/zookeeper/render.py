@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
-import shlex
 
+from kafkasalt.common.quoting import (argfile_quote, jaas_quote, properties_value, supervisor_escape,
+                                      supervisor_quote, systemd_quote)
 from kafkasalt.zookeeper.model import (CONF_DIR, DIGEST_LOGIN_MODULE, JAAS_PATH, JAVA_ARGS_PATH, JAVA_BIN,
                                        LIMIT_NOFILE, LOG_DIR, MAIN_CLASS, MANAGED_HEADER, MEMBER_KEYSTORE_PATH,
                                        NETTY_CNXN_FACTORY, QUORUM_LEARNER_LOGIN_CONTEXT,
                                        QUORUM_SERVER_LOGIN_CONTEXT, QUORUM_USER, SASL_AUTH_PROVIDER,
                                        SERVER_LOGIN_CONTEXT, SERVICE_GROUP, SERVICE_NAME, SERVICE_USER,
                                        SUPER_USER, TRUSTSTORE_PATH, ZOO_CFG_PATH, EnsembleModel)
-
-def _properties_value(value) -> str:
-    """A zoo.cfg (java.util.Properties) value: booleans lower case, backslashes escaped."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).replace("\\", "\\\\")
-
 
 def render_zoo_cfg(model: EnsembleModel, minion_id: str, transition: dict | None = None) -> str:
     """zoo.cfg for ``minion_id``. Deterministic and free of secrets.
@@ -42,7 +35,7 @@ def render_zoo_cfg(model: EnsembleModel, minion_id: str, transition: dict | None
         "",
         "# Timing, retention and limits (zookeeper:config overrides these)",
     ]
-    lines += [f"{key}={_properties_value(value)}" for key, value in model.tunables.items()]
+    lines += [f"{key}={properties_value(value)}" for key, value in model.tunables.items()]
     lines += [
         "",
         "# Storage",
@@ -123,15 +116,10 @@ def render_myid(model: EnsembleModel, minion_id: str) -> str:
     return f"{model.member(minion_id).myid}\n"
 
 
-def _jaas_quote(value: str) -> str:
-    # The JAAS parser (a StreamTokenizer) unescapes \\ and \" inside quoted strings.
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def render_jaas(model: EnsembleModel) -> str:
     """``/etc/zookeeper/jaas.conf``. SECRET: write it with mode 0600, owner zookeeper."""
     server_users = [(SUPER_USER, model.super_password)] + list(model.user_passwords)
-    server_options = [f"    user_{name}={_jaas_quote(secret.reveal())}" for name, secret in server_users]
+    server_options = [f"    user_{name}={jaas_quote(secret.reveal())}" for name, secret in server_users]
     lines = [
         f"// {MANAGED_HEADER}",
         "// Contains passwords: mode 0600, owner zookeeper. Never copy it elsewhere.",
@@ -146,14 +134,14 @@ def render_jaas(model: EnsembleModel) -> str:
         "// Quorum: this member accepting other members",
         f"{QUORUM_SERVER_LOGIN_CONTEXT} {{",
         f"    {DIGEST_LOGIN_MODULE} required",
-        f"    user_{QUORUM_USER}={_jaas_quote(model.quorum_password.reveal())};",
+        f"    user_{QUORUM_USER}={jaas_quote(model.quorum_password.reveal())};",
         "};",
         "",
         "// Quorum: this member connecting to the leader",
         f"{QUORUM_LEARNER_LOGIN_CONTEXT} {{",
         f"    {DIGEST_LOGIN_MODULE} required",
-        f"    username={_jaas_quote(QUORUM_USER)}",
-        f"    password={_jaas_quote(model.quorum_password.reveal())};",
+        f"    username={jaas_quote(QUORUM_USER)}",
+        f"    password={jaas_quote(model.quorum_password.reveal())};",
         "};",
     ]
     return "\n".join(lines) + "\n"
@@ -217,14 +205,6 @@ def service_argv(java: str = JAVA_BIN) -> list:
     return [java, f"@{JAVA_ARGS_PATH}"]
 
 
-def _argfile_quote(arg: str) -> str:
-    # Java argfiles split on whitespace, treat a leading '#' as a comment and unescape \\ and \"
-    # inside double quotes.
-    if arg and not re.search(r"[\s#\"'\\]", arg):
-        return arg
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def render_java_args(
     model: EnsembleModel, minion_id: str, install_dir: str, with_super_digest: bool = False
 ) -> str:
@@ -242,17 +222,9 @@ def render_java_args(
     lines = [
         f"# {MANAGED_HEADER}",
         f"# JVM options of ZooKeeper {model.version} (member {minion_id}); the service runs java @{JAVA_ARGS_PATH}",
-        *(_argfile_quote(arg) for arg in options),
+        *(argfile_quote(arg) for arg in options),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _systemd_quote(arg: str) -> str:
-    # systemd expands %specifiers and $VARIABLES in ExecStart; double them to keep them literal.
-    escaped = arg.replace("%", "%%").replace("$", "$$")
-    if re.fullmatch(r"[A-Za-z0-9_@%$+=:,./*-]+", escaped):
-        return escaped
-    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render_systemd_unit(model: EnsembleModel, minion_id: str, install_dir: str) -> str:
@@ -277,7 +249,7 @@ def render_systemd_unit(model: EnsembleModel, minion_id: str, install_dir: str) 
         f"Group={SERVICE_GROUP}",
         *(f"Environment={name}={value}" for name, value in jvm_env(model, minion_id).items()),
         f"WorkingDirectory={LOG_DIR}",
-        "ExecStart=" + " ".join(_systemd_quote(arg) for arg in service_argv()),
+        "ExecStart=" + " ".join(systemd_quote(arg) for arg in service_argv()),
         "Restart=on-failure",
         "RestartSec=5",
         # The JVM exits 143 on SIGTERM after a clean shutdown.
@@ -314,11 +286,6 @@ def render_systemd_unit(model: EnsembleModel, minion_id: str, install_dir: str) 
     return "\n".join(lines) + "\n"
 
 
-def _supervisor_quote(arg: str) -> str:
-    # supervisord splits ``command`` with shlex after %-interpolation: quote, then double '%'.
-    return shlex.quote(arg).replace("%", "%%")
-
-
 def render_supervisord_program(model: EnsembleModel, minion_id: str, install_dir: str) -> str:
     """A supervisord ``[program:zookeeper]`` section (lab, containers): same argv as systemd.
 
@@ -328,13 +295,13 @@ def render_supervisord_program(model: EnsembleModel, minion_id: str, install_dir
     member = model.member(minion_id)
     java_options(model, minion_id, install_dir)  # validates install_dir
     environment = ",".join(
-        f'{name}="{value}"'.replace("%", "%%") for name, value in jvm_env(model, minion_id).items()
+        supervisor_escape(f'{name}="{value}"') for name, value in jvm_env(model, minion_id).items()
     )
     lines = [
         f"; {MANAGED_HEADER}",
         f"; Apache ZooKeeper (member {member.minion_id}, myid {member.myid})",
         f"[program:{SERVICE_NAME}]",
-        "command=" + " ".join(_supervisor_quote(arg) for arg in service_argv()),
+        "command=" + " ".join(supervisor_quote(arg) for arg in service_argv()),
         f"user={SERVICE_USER}",
         f"directory={LOG_DIR}",
         f"environment={environment}",

@@ -6,6 +6,7 @@ import shlex
 
 import pytest
 
+from kafkasalt.common import quoting
 from kafkasalt.common.errors import PillarError, PillarErrors
 from kafkasalt.common.secret import Secret
 from kafkasalt.zookeeper import membership_rules as zk_rules
@@ -735,8 +736,8 @@ def test_service_definitions_do_not_change_with_heap_or_version():
 
 
 def test_systemd_quoting_keeps_specifiers_literal():
-    assert zk_render._systemd_quote("/opt/zk 100%$x") == '"/opt/zk 100%%$$x"'
-    assert zk_render._systemd_quote("@/etc/zookeeper/java.args") == "@/etc/zookeeper/java.args"
+    assert quoting.systemd_quote("/opt/zk 100%$x") == '"/opt/zk 100%%$$x"'
+    assert quoting.systemd_quote("@/etc/zookeeper/java.args") == "@/etc/zookeeper/java.args"
 
 
 def test_supervisord_program_runs_the_same_argv():
