@@ -6,12 +6,22 @@ re-run of ``kafka.deploy`` would look busy. Runners of this extension return
 ``test=True`` asks runners that can plan (``plans: True``) for their plan instead of acting.
 """
 
+try:
+    from kafkasalt import saltglue
+
+    HAS_CORE = True
+except ImportError:
+    HAS_CORE = False
+
 __virtualname__ = "kafka_orchestrate"
 
 
 def __virtual__():
     if "saltutil.runner" not in __salt__:
         return (False, "kafka_orchestrate: runs on the master (state.orchestrate) only")
+    if not HAS_CORE:
+        return (False, "kafka_orchestrate: the kafkasalt core package cannot be imported; "
+                       "install the extension with pip or run `salt-run saltutil.sync_all`")
     return __virtualname__
 
 
@@ -36,7 +46,8 @@ def runner(name, plans=False, **kwargs):
             ret.update(result=None, comment=f"{name} would run")
             return ret
         arguments["test"] = True
-    out = __salt__["saltutil.runner"](name, **arguments)
+    # Not saltutil.runner: it leaves a RunnerClient and a MasterMinion open per call.
+    out = saltglue.runner(__opts__, name, kwarg=arguments)
     if not isinstance(out, dict):
         ret.update(result=False, comment=f"{name} returned {out!r}")
         return ret
