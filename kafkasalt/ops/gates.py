@@ -62,16 +62,38 @@ def min_isr_kept_without(broker_id, topics, min_isr_by_topic, default_min_isr=DE
     return Check("min_isr_kept", True, f"every partition on broker {broker_id} keeps min.insync.replicas without it")
 
 
+# The partition rules, shared by the gates below and the admin client's health verdict.
+
+def offline(topics):
+    """``[(topic, partition)]`` without a leader."""
+    return [(t, p) for t, p in _partitions(topics) if p.get("leader") in (None, -1)]
+
+
+def under_replicated(topics):
+    """``[(topic, partition)]`` whose ISR is smaller than its replica set."""
+    return [(t, p) for t, p in _partitions(topics) if len(p.get("isr", [])) < len(p.get("replicas", []))]
+
+
+def under_min_isr(topics, min_isr_by_topic, default_min_isr=DEFAULT_MIN_ISR):
+    """``[(topic, partition, min.insync.replicas)]`` whose ISR is below the topic's minimum."""
+    out = []
+    for t, p in _partitions(topics):
+        min_isr = int(min_isr_by_topic.get(t, default_min_isr))
+        if len(p.get("isr", [])) < min_isr:
+            out.append((t, p, min_isr))
+    return out
+
+
 def no_offline_partitions(topics):
-    offline = [_label(t, p) for t, p in _partitions(topics) if p.get("leader") in (None, -1)]
-    if offline:
-        return Check("no_offline_partitions", False, f"{len(offline)} partition(s) offline: {_summary(offline)}",
-                     {"partitions": offline})
+    offline_ = [_label(t, p) for t, p in offline(topics)]
+    if offline_:
+        return Check("no_offline_partitions", False, f"{len(offline_)} partition(s) offline: {_summary(offline_)}",
+                     {"partitions": offline_})
     return Check("no_offline_partitions", True, "no partition is offline")
 
 
 def no_under_replicated(topics):
-    under = [_label(t, p) for t, p in _partitions(topics) if len(p.get("isr", [])) < len(p.get("replicas", []))]
+    under = [_label(t, p) for t, p in under_replicated(topics)]
     if under:
         return Check("no_under_replicated", False, f"{len(under)} partition(s) under-replicated: {_summary(under)}",
                      {"partitions": under})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kafkasalt.kafka.admin.arguments import _partition_label
+from kafkasalt.ops import gates as rules
 from kafkasalt.kafka.admin.connection import _NO_ERROR, KafkaAdminError, KafkaInputError, _require_int
 
 MIN_INSYNC_REPLICAS = "min.insync.replicas"
@@ -42,6 +43,21 @@ class HealthMixin:
             result.update({name: default for name in unknown})
         return result
 
+    def gate_view(self):
+        """The cluster as the step engine's gates read it: every topic's partitions (internal
+        ones included), each topic's ``min.insync.replicas``, in-flight reassignments, the
+        registered brokers and the controller."""
+        cluster = self.describe_cluster()
+        topics = self.describe_topics(None)
+        min_isr = self._min_insync_replicas(sorted(topics)) if topics else {}
+        return {
+            "topics": topics,
+            "min_isr": min_isr,
+            "reassignments": sorted(_reassignment_label(r) for r in self.list_reassignments()),
+            "registered": [b["id"] for b in cluster["brokers"]],
+            "controller": cluster["controller_id"],
+        }
+
     def health(self, expected_brokers=None):
         """Cluster health in one look, for restart gating and monitoring.
 
@@ -72,27 +88,27 @@ class HealthMixin:
             report["reasons"].append("no active controller" if registered else "no broker registered")
             return report
 
-        partitions = []
+        topics = {}
         for topic in metadata.topics:
             if topic.error_code != _NO_ERROR:
                 continue
-            for partition in self._describe_partitions(topic):
-                partitions.append((topic.name, partition))
+            topics[topic.name] = {"partitions": sorted(self._describe_partitions(topic), key=lambda p: p["partition"])}
         reasons = report["reasons"]
         try:
-            min_isr = self._min_insync_replicas(sorted({name for name, _ in partitions}))
+            min_isr = self._min_insync_replicas(sorted(topics))
         except KafkaAdminError as exc:
             min_isr = {}
             reasons.append(f"could not read min.insync.replicas (assuming 1): {exc}")
-        for name, partition in sorted(partitions, key=lambda item: (item[0], item[1]["partition"])):
-            entry = {"topic": name, "partition": partition["partition"], "leader": partition["leader"],
-                     "replicas": partition["replicas"], "isr": partition["isr"]}
-            if partition["leader"] < 0:
-                report["offline"].append(entry)
-            if len(partition["isr"]) < len(partition["replicas"]):
-                report["under_replicated"].append(entry)
-            if len(partition["isr"]) < min_isr.get(name, 1):
-                report["under_min_isr"].append(dict(entry, min_insync_replicas=min_isr.get(name, 1)))
+
+        # The same partition rules as the restart gates (kafkasalt.ops.gates).
+        def entry(name, partition):
+            return {"topic": name, "partition": partition["partition"], "leader": partition["leader"],
+                    "replicas": partition["replicas"], "isr": partition["isr"]}
+
+        report["offline"] = [entry(t, p) for t, p in rules.offline(topics)]
+        report["under_replicated"] = [entry(t, p) for t, p in rules.under_replicated(topics)]
+        report["under_min_isr"] = [dict(entry(t, p), min_insync_replicas=m)
+                                   for t, p, m in rules.under_min_isr(topics, min_isr, 1)]
 
         if expected is not None:
             report["missing_brokers"] = [b for b in expected if b not in registered]
@@ -106,6 +122,10 @@ class HealthMixin:
         if reasons:
             report["verdict"] = "degraded"
         return report
+
+
+def _reassignment_label(reassignment):
+    return f"{reassignment['topic']}-{reassignment['partition']}"
 
 
 def _summarize(labels, limit=10):
