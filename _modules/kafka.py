@@ -13,6 +13,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 try:
     from kafkasalt.kafka import model as _broker
     from kafkasalt.kafka import render as _broker_render
+    from kafkasalt.kafka import hostplan as _hostplan
     from kafkasalt.ops import hardware as _hardware
     from kafkasalt.ops import service as _service
     from kafkasalt.ops import sizing as _sizing
@@ -100,7 +101,30 @@ def _role():
     return "zookeeper" if minion_id in zk_members else "broker"
 
 
+def _cached(name, build):
+    """``build()`` once per Salt job: a state run renders a dozen files and each needs the model
+    and the sizing. Keyed by the pillar it is built from, so a changed pillar (or
+    ``multiprocessing: False`` minions, whose ``__context__`` outlives a job) never sees a stale
+    one."""
+    import hashlib
+    import json
+
+    pillar = {k: __pillar__.get(k) for k in ("kafka", "zookeeper", "kafka_host")}
+    key = hashlib.sha256(json.dumps(pillar, sort_keys=True, default=str).encode()).hexdigest()
+    slot = __context__.setdefault("kafkasalt.kafka", {})
+    if slot.get("key") != key:
+        slot.clear()
+        slot["key"] = key
+    if name not in slot:
+        slot[name] = build()
+    return slot[name]
+
+
 def _recommendations():
+    return _cached("recommendations", _build_recommendations)
+
+
+def _build_recommendations():
     """Sizing for this host with the pillar's explicit choices applied (null keeps the computed value)."""
     kafka = __pillar__.get("kafka") or {}
     host = __pillar__.get("kafka_host") or {}
@@ -122,6 +146,10 @@ def _zookeeper_model():
 
 
 def _model():
+    return _cached("model", _build_model)
+
+
+def _build_model():
     try:
         return _broker.ClusterModel.from_pillar(
             __pillar__.get("kafka") or {},
@@ -143,11 +171,6 @@ def _service_manager():
     return (__pillar__.get("kafka_host") or {}).get("service_manager", "systemd")
 
 
-def _jmx_path(model):
-    source = model.jmx_exporter.source or ""
-    return f"{_broker.INSTALL_ROOT}/{os.path.basename(source)}" if source else None
-
-
 def _tls_pillar(part):
     tls = __pillar__.get("kafka_tls") or {}
     if tls.get("error"):
@@ -156,6 +179,18 @@ def _tls_pillar(part):
     if not value:
         raise CommandExecutionError(f"pillar kafka_tls:{part} is missing: enable the kafka_pki ext_pillar on the master")
     return value
+
+
+def _host_plan():
+    """This broker host's plan (heap, log.dirs, threads, files, unit), built once per job."""
+    def build():
+        try:
+            return _hostplan.BrokerHostPlan(_model(), __opts__["id"], _recommendations(), _service_manager(),
+                                            tls=_tls_pillar)
+        except KeyError as exc:
+            raise CommandExecutionError(str(exc.args[0])) from None
+
+    return _cached("host_plan", build)
 
 
 def host_plan():
@@ -168,34 +203,7 @@ def host_plan():
 
         salt 'kafka*' kafka.host_plan
     """
-    model = _model()
-    broker = _this_broker(model)
-    rec = _recommendations()
-    secret_files = ["kafka_server_jaas.conf", "tls/keystore.pem", "tls/admin-keystore.pem", "admin-client.properties"]
-    return {
-        "broker_id": broker.broker_id,
-        "address": broker.address,
-        "version": model.version,
-        "source": model.source,
-        "source_hash": model.source_hash,
-        "install_root": _broker.INSTALL_ROOT,
-        "install_dir": model.install_dir,
-        "config_dir": _broker.CONFIG_DIR,
-        "tls_dir": _broker.TLS_DIR,
-        "log_dirs": list(model.log_dirs or rec["log.dirs"]["value"]),
-        "log_dir": _broker.LOG_DIR,
-        "user": _broker.RUN_USER,
-        "service": _broker.SERVICE_NAME,
-        "service_manager": _service_manager(),
-        "jmx": {
-            "enabled": model.jmx_exporter.enabled and bool(model.jmx_exporter.source),
-            "source": model.jmx_exporter.source,
-            "source_hash": model.jmx_exporter.source_hash,
-            "path": _jmx_path(model),
-        },
-        "plain_files": ["server.properties", "log4j.properties", "jmx_exporter.yml", "tls/truststore.pem"],
-        "secret_files": secret_files,
-    }
+    return _host_plan().facts()
 
 
 def config_files():
@@ -208,10 +216,7 @@ def config_files():
 
         salt 'kafka*' kafka.config_files
     """
-    unit = (f"/etc/systemd/system/{_broker.SERVICE_NAME}.service" if _service_manager() == "systemd"
-            else f"/etc/supervisor/conf.d/{_broker.SERVICE_NAME}.conf")
-    return [_broker.SERVER_PROPERTIES_PATH, _broker.JAAS_PATH, _broker.LOG4J_PATH, _broker.KEYSTORE_PATH,
-            _broker.TRUSTSTORE_PATH, _broker.JMX_EXPORTER_CONFIG_PATH, unit]
+    return _host_plan().config_files()
 
 
 def effective_config():
@@ -224,25 +229,7 @@ def effective_config():
 
         salt 'kafka1' kafka.effective_config
     """
-    model = _model()
-    rec = _recommendations()
-    return _broker_render.broker_effective_config(
-        model, __opts__["id"],
-        log_dirs=list(model.log_dirs or rec["log.dirs"]["value"]),
-        num_network_threads=rec["num.network.threads"]["value"],
-        num_io_threads=rec["num.io.threads"]["value"],
-        num_recovery_threads_per_data_dir=rec["num.recovery.threads.per.data.dir"]["value"],
-    )
-
-
-def _heap_mb(model, rec):
-    return model.heap_mb or rec["broker_heap_mb"]["value"]
-
-
-def _unit_kwargs(model, rec):
-    jmx = model.jmx_exporter.enabled and bool(model.jmx_exporter.source)
-    return {"heap_mb": _heap_mb(model, rec), "nofile": rec["nofile"]["value"],
-            "jmx_agent_path": _jmx_path(model) if jmx else None}
+    return _host_plan().effective_config()
 
 
 def render(name):
@@ -256,42 +243,10 @@ def render(name):
 
         salt 'kafka1' kafka.render server.properties
     """
-    model = _model()
-    minion_id = _this_broker(model).minion_id
-    rec = _recommendations()
-
-    def admin_properties():
-        # With a client certificate whether or not mTLS is required (see _settings).
-        keystore = f"{_broker.TLS_DIR}/admin-keystore.pem" if model.admin_listener.uses_tls else None
-        return _broker_render.render_client_properties(model, model.super_user.name, model.super_user.password.reveal(),
-                                                keystore_path=keystore)
-
-    def keystore(part):
-        from kafkasalt.security import pki  # cryptography is only needed on hosts that write keystores
-
-        material = _tls_pillar(part)
-        return pki.pem_keystore(material["key"], material["cert"], _tls_pillar("ca_cert"))
-
-    renderers = {
-        "server.properties": lambda: _broker_render.render_server_properties(
-            model, minion_id,
-            log_dirs=list(model.log_dirs or rec["log.dirs"]["value"]),
-            num_network_threads=rec["num.network.threads"]["value"],
-            num_io_threads=rec["num.io.threads"]["value"],
-            num_recovery_threads_per_data_dir=rec["num.recovery.threads.per.data.dir"]["value"]),
-        "log4j.properties": _broker_render.render_log4j_properties,
-        "jmx_exporter.yml": _broker_render.render_jmx_exporter_config,
-        "tls/truststore.pem": lambda: _tls_pillar("ca_cert"),
-        "kafka_server_jaas.conf": lambda: _broker_render.render_jaas(model),
-        "tls/keystore.pem": lambda: keystore("broker"),
-        "tls/admin-keystore.pem": lambda: keystore("client"),
-        "admin-client.properties": admin_properties,
-        "systemd": lambda: _broker_render.render_systemd_unit(model, minion_id, **_unit_kwargs(model, rec)),
-        "supervisord": lambda: _broker_render.render_supervisord_program(model, minion_id, **_unit_kwargs(model, rec)),
-    }
-    if name not in renderers:
-        raise SaltInvocationError(f"unknown file {name!r}; one of {', '.join(renderers)}")
-    return renderers[name]()
+    try:
+        return _host_plan().render(name)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
 
 
 def host_tuning():
@@ -1206,3 +1161,60 @@ def cli(tool, args=None, timeout=120):
            *[str(a) for a in (args or [])]]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     return {"retcode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-4000:]}
+
+
+# --- what the step engine's gates read (kafka.rolling_restart and later changes) ---------------
+
+def gate_view():
+    """
+    The cluster as the roll's gates read it, through one admin connection: every topic's
+    partitions (leader, replicas, ISR), each topic's ``min.insync.replicas``, in-flight
+    reassignments, registered brokers, the controller, and the pillar's broker ids. An
+    unreachable cluster gives ``{"error": ...}`` (the gates then halt with it).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.gate_view
+    """
+    model = _model()
+    try:
+        view = _admin_call("gate_view")
+    except CommandExecutionError as exc:
+        return {"error": str(exc)}
+    view["expected"] = sorted(b.broker_id for b in model.brokers)
+    view["default_min_isr"] = model.min_insync_replicas
+    return view
+
+
+def process_running():
+    """
+    Whether this host's broker process runs, as its service manager says (a killed broker shows
+    here at once, long before its ZooKeeper session expires).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka*' kafka.process_running
+    """
+    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
+    pid = svc.main_pid()
+    return {"running": pid is not None, "pid": pid}
+
+
+def ever_started():
+    """
+    Whether a broker ever ran on this host: a broker writes ``meta.properties`` into each of its
+    log directories on its first start. Hosts where none did hold no data, so the deploy may
+    start them all at once.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka*' kafka.ever_started
+    """
+    found = [d for d in host_plan()["log_dirs"] if os.path.exists(os.path.join(d, "meta.properties"))]
+    return {"ever_started": bool(found), "log_dirs_with_data": found}

@@ -19,6 +19,7 @@ try:
     from kafkasalt.kafka import model as brokermodel
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
+    from kafkasalt.ops import gates, steps
 
     HAS_CORE = True
 except ImportError:
@@ -79,8 +80,22 @@ def plan(tgt="*", tgt_type="glob"):
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     order = [b.minion_id for b in sorted(model.brokers, key=lambda b: b.broker_id)]
-    return {"result": True, "changes": {}, "comment": f"pillar valid: brokers {order}", "brokers": order, "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
-            "zookeeper_members": ensemble.minion_ids}
+    first_start = _first_start(order)
+    comment = f"pillar valid: brokers {order}"
+    if first_start:
+        comment += " (bare hosts: first start of every broker at once)"
+    return {"result": True, "changes": {}, "comment": comment, "brokers": order,
+            "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
+            "zookeeper_members": ensemble.minion_ids, "first_start": first_start}
+
+
+def _first_start(hosts):
+    """True only when every broker host answers that no broker ever ran there: then there is no
+    data to lose and no partition to keep available, and all brokers may start at once (as
+    Strimzi creates all pods at once). Any doubt (a host that does not answer) keeps the
+    one-at-a-time start; every later change is one broker at a time anyway."""
+    replies = saltglue.cmd(__opts__, hosts, "kafka.ever_started", tgt_type="list", timeout=30)
+    return all(isinstance(replies.get(h), dict) and replies[h].get("ever_started") is False for h in hosts)
 
 
 def _ask(minions, function, *args, timeout=60):
@@ -164,40 +179,50 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
     return saltglue.fail(__context__, f"cluster not healthy after {timeout}s", health=last)
 
 
-def _gate(hosts, target_host, broker_id, phase, force=False):
-    # Ask from another host when possible: the restarting broker's own host may be busy.
-    asked = [h for h in hosts if h != target_host] + [target_host]
-    return _ask(asked, "kafka.restart_gate", broker_id, f"phase={phase}", f"force={force}", timeout=60)
+class _RollDriver:
+    """What the step engine asks of the cluster during a broker roll, done through the minions."""
 
+    def __init__(self, opts, model):
+        self.opts = opts
+        self.hosts = [b.minion_id for b in model.brokers]
+        self.broker_of = {b.minion_id: b.broker_id for b in model.brokers}
 
-def _failed_reasons(result):
-    return [c["reason"] for c in result.get("checks", []) if not c.get("passed")] or [result.get("error", "no answer")]
+    def observe(self, step, phase):
+        # Ask from another host when possible: the restarting broker's own host may be busy.
+        asked = [h for h in self.hosts if h not in step.targets] + [h for h in step.targets if h in self.hosts]
+        view = _ask(asked, "kafka.gate_view", timeout=60)
+        if "topics" not in view:
+            view = {"error": view.get("error", "no answer")}
+        replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
+        view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
+                             for h in self.hosts}
+        return view
 
+    def act(self, step):
+        for host in step.targets:
+            result = saltglue.cmd(self.opts, host, "kafka.restart", timeout=gates.MAX_START_TIMEOUT)
+            if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
+                raise RuntimeError(f"restart of {host} failed: {result.get(host)}")
+        return {"restarted": list(step.targets)}
 
-def _wait_gate(hosts, target_host, broker_id, timeout):
-    """Poll the after-restart gates every second until they pass or ``timeout`` runs out."""
-    deadline = time.monotonic() + timeout
-    last = {}
-    while time.monotonic() < deadline:
-        last = _gate(hosts, target_host, broker_id, "after")
-        if last.get("passed"):
-            return True, last
-        time.sleep(1)
-    return False, last
+    def event(self, tag, data):
+        saltglue.fire(self.opts, f"{EVENT_PREFIX}/roll/{tag}", data)
 
 
 def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=False,
                     elect_leaders=True, start_timeout=None, tgt="*", tgt_type="glob"):
     """
     Restart the brokers whose files changed since they started, one at a time, the active
-    controller last. Before each broker: no offline partitions, no partition it hosts would
+    controller last, as gated steps of the step engine. Before each broker: the cluster
+    answers, every broker's process runs, no offline partitions, no partition it hosts would
     drop below ``min.insync.replicas``, no reassignment in flight (unless ``force``). After:
-    registered again, no offline or under-replicated partitions, within a timeout that grows
-    with the broker's data. The roll stops at the first failed gate and leaves the remaining
-    brokers untouched; a re-run resumes with what is still pending.
+    registered again, every process running, no offline or under-replicated partitions, within
+    a timeout that grows with the broker's data. At the end every pillar broker must be
+    registered and running. The roll stops at the first failed gate, naming it, and leaves the
+    remaining brokers untouched; a re-run resumes with what is still pending.
 
     test
-        Print the plan: order and reason per broker.
+        Print the plan: order and reason per broker, and the gates of each step.
     restart_all
         Restart every broker, changed or not.
     rack_parallel
@@ -214,7 +239,7 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
         salt-run kafka.rolling_restart test=True
         salt-run kafka.rolling_restart
     """
-    from kafkasalt.ops import gates as gate
+    from kafkasalt.kafka import roll
 
     try:
         model, _ = _load(tgt, tgt_type)
@@ -223,66 +248,49 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
     hosts = [b.minion_id for b in model.brokers]
     host_of = {b.broker_id: b.minion_id for b in model.brokers}
     replies = saltglue.cmd(__opts__, hosts, "kafka.restart_pending", tgt_type="list", timeout=30)
-    pending, reasons = [], {}
+    pending = {}
     for broker in model.brokers:
         reply = replies.get(broker.minion_id)
         if not isinstance(reply, dict):
             return saltglue.fail(__context__, f"{broker.minion_id} did not report its restart state: {reply}")
         if restart_all or reply.get("changed_files"):
-            pending.append(broker.broker_id)
-            reasons[broker.broker_id] = "restart_all" if restart_all else "changed: " + ", ".join(reply["changed_files"])
+            pending[broker.broker_id] = "restart_all" if restart_all else "changed: " + ", ".join(reply["changed_files"])
     if not pending:
         return {"result": True, "changes": {}, "comment": "no broker has a pending configuration change"}
     cluster = _ask(hosts, "kafka.describe_cluster", timeout=30)
     controller = cluster.get("controller_id")
-    if rack_parallel:
-        topics = _ask(hosts, "kafka.describe_topics", timeout=60)
-        batches, why = gate.rack_batches(pending, {b.broker_id: b.rack for b in model.brokers}, topics, controller)
-        if batches is None:
-            return saltglue.fail(__context__, f"rack-parallel restart refused: {why}")
-    else:
-        batches = [[b] for b in gate.restart_order(pending, controller)]
-    plan = [{"brokers": [host_of[b] for b in batch],
-             "reasons": {host_of[b]: reasons[b] + (" (active controller: last)" if b == controller else "") for b in batch}}
-            for batch in batches]
+    topics = _ask(hosts, "kafka.describe_topics", timeout=60) if rack_parallel else None
+    timeouts = {}
+    if not test:
+        if start_timeout:
+            timeouts = {b: int(start_timeout) for b in pending}
+        else:
+            sizes = saltglue.cmd(__opts__, [host_of[b] for b in pending], "kafka.data_bytes", tgt_type="list", timeout=120)
+            timeouts = {b: gates.start_timeout(sizes.get(host_of[b]) if isinstance(sizes.get(host_of[b]), int) else 0)
+                        for b in pending}
+    try:
+        plan = roll.plan_roll(pending, host_of, controller, racks={b.broker_id: b.rack for b in model.brokers},
+                              topics=topics, rack_parallel=rack_parallel, force=force, timeouts=timeouts)
+    except ValueError as exc:
+        return saltglue.fail(__context__, str(exc))
+    summary = roll.plan_summary(plan)
     if test:
-        return {"result": None, "changes": {"plan": plan}, "comment": "would restart " +
-                " then ".join("+".join(step["brokers"]) for step in plan)}
-
-    report = {"restarted": [], "seconds": {}, "gate_overhead_seconds": {}}
-    for batch in batches:
-        for broker_id in batch:
-            host = host_of[broker_id]
-            started = time.monotonic()
-            before = _gate(hosts, host, broker_id, "before", force)
-            if not before.get("passed"):
-                saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/halted", {"gate": "before", "reasons": _failed_reasons(before)})
-                return saltglue.fail(__context__, f"halted before {host} (broker {broker_id}): " + "; ".join(_failed_reasons(before)),
-                             changes={"restarted": report["restarted"]}, gate=before, remaining=[
-                                 host_of[b] for step in batches for b in step if host_of[b] not in report["restarted"]])
-            report["gate_overhead_seconds"][host] = round(time.monotonic() - started, 2)
-        for broker_id in batch:
-            host = host_of[broker_id]
-            saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/start", {"broker_id": broker_id, "reason": reasons[broker_id]})
-            data = _ask([host], "kafka.data_bytes", timeout=120)
-            timeout = int(start_timeout) if start_timeout else gate.start_timeout(data if isinstance(data, int) else 0)
-            restart_started = time.monotonic()
-            result = saltglue.cmd(__opts__, host, "kafka.restart", timeout=gate.MAX_START_TIMEOUT)
-            if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
-                return saltglue.fail(__context__, f"restart of {host} failed: {result.get(host)}", changes={"restarted": report["restarted"]})
-            ok, after = _wait_gate(hosts, host, broker_id, timeout)
-            if not ok:
-                saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/halted", {"gate": "after", "reasons": _failed_reasons(after)})
-                return saltglue.fail(__context__, f"{host} (broker {broker_id}) did not pass the after-restart gates within {timeout}s: "
-                             + "; ".join(_failed_reasons(after)), changes={"restarted": report["restarted"]}, gate=after)
-            report["restarted"].append(host)
-            report["seconds"][host] = round(time.monotonic() - restart_started, 2)
-            saltglue.fire(__opts__, f"{EVENT_PREFIX}/roll/{host}/done", {"broker_id": broker_id, "seconds": report["seconds"][host]})
+        return {"result": None, "changes": {"plan": summary, "steps": steps.preview(plan)["described"]},
+                "comment": "would restart " + " then ".join("+".join(step["brokers"]) for step in summary)}
+    timing = steps.Timing(gate_timeout=30, step_timeout=gates.BASE_START_TIMEOUT, poll_interval=1)
+    try:
+        report = steps.run(plan, _RollDriver(__opts__, model), timing)
+    except steps.Halted as exc:
+        done = [t for s in exc.report["steps"] for t in s["targets"]]
+        return saltglue.fail(__context__, f"roll halted: {exc}", changes={"restarted": done},
+                             gates=list(exc.gates), remaining=[t for s in plan.steps for t in s.targets if t not in done])
+    restarted = [t for s in report["steps"] for t in s["targets"]]
     if elect_leaders:
         _ask(hosts, "kafka.elect_preferred_leaders", timeout=60)
-    changes = {"restarted": report["restarted"], "plan": plan, "seconds": report["seconds"],
-               "gate_overhead_seconds": report["gate_overhead_seconds"]}
-    return {"result": True, "changes": changes, "comment": "restarted " + ", ".join(report["restarted"]) + " one at a time"}
+    changes = {"restarted": restarted, "plan": summary,
+               "seconds": {t: s["seconds"] for s in report["steps"] for t in s["targets"]},
+               "gate_overhead_seconds": {t: s["gate_seconds"] for s in report["steps"] for t in s["targets"]}}
+    return {"result": True, "changes": changes, "comment": "restarted " + ", ".join(restarted) + " one at a time"}
 
 
 def list_topics(include_internal=False, tgt="*", tgt_type="glob"):

@@ -1,8 +1,9 @@
 # salt-run state.orchestrate kafka.deploy
 # Bare hosts to a running, secure cluster: validate everything on the master first (a bad pillar
-# changes nothing), ZooKeeper ensemble, SCRAM bootstrap, then brokers one at a time — each must be
-# registered before the next starts — then a cluster check, pending restarts rolled safely, and
-# the pillar's topics, users and ACLs.
+# changes nothing), ZooKeeper ensemble, SCRAM bootstrap, then the brokers: on bare hosts (no
+# broker ever ran, nothing to lose) all at once, otherwise one at a time, each registered before
+# the next starts; then a cluster check, pending restarts rolled safely through the step engine,
+# and the pillar's topics, users and ACLs.
 {%- set kafka_plan = salt['saltutil.runner']('kafka.plan') %}
 {%- if not kafka_plan.get('result') %}
 kafka-pillar-invalid:
@@ -21,6 +22,31 @@ kafka-bootstrap:
     - require:
       - zookeeper-roll
 {%- set chain = namespace(previous='kafka-bootstrap') %}
+{%- if kafka_plan.first_start %}
+
+{#- Bare hosts: no broker ever ran, so nothing can be lost; start them all at once, then
+    check each registers. Every later change goes one broker at a time (below). #}
+kafka-brokers-first-start:
+  salt.state:
+    - tgt: {{ kafka_plan.brokers | join(',') }}
+    - tgt_type: list
+    - sls: kafka
+    - failhard: True
+    - require:
+      - kafka-bootstrap
+{%- set chain.previous = 'kafka-brokers-first-start' %}
+{%- for minion in kafka_plan.brokers %}
+
+kafka-broker-{{ minion }}-registered:
+  kafka_orchestrate.runner:
+    - name: kafka.wait_broker
+    - broker_id: {{ kafka_plan.broker_ids[minion] }}
+    - failhard: True
+    - require:
+      - {{ chain.previous }}
+{%- set chain.previous = 'kafka-broker-' ~ minion ~ '-registered' %}
+{%- endfor %}
+{%- else %}
 {%- for minion in kafka_plan.brokers %}
 
 kafka-broker-{{ minion }}:
@@ -42,6 +68,7 @@ kafka-broker-{{ minion }}-registered:
       - kafka-broker-{{ minion }}
 {%- set chain.previous = 'kafka-broker-' ~ minion ~ '-registered' %}
 {%- endfor %}
+{%- endif %}
 
 kafka-cluster-verified:
   kafka_orchestrate.runner:
