@@ -9,6 +9,8 @@ import re
 import subprocess
 import time
 
+from kafkasalt.common.polling import wait_until
+
 MANAGERS = ("systemd", "supervisord")
 
 
@@ -156,9 +158,5 @@ class Service:
         return changed
 
     def wait_running(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.running():
-                return True
-            time.sleep(0.5)
-        return False
+        """Whether the service runs within ``timeout`` seconds (checked every 0.5 s)."""
+        return wait_until(self.running, timeout, 0.5)

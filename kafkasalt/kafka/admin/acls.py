@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from kafkasalt.security import acl as acl_model
 from kafkasalt.common.errors import PillarErrors
@@ -67,21 +66,18 @@ class AclsMixin:
                              permission_type=ACLPermissionType.ANY,
                              resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
                    for principal in principals]
-        deadline = time.monotonic() + timeout_ms / 1000
-        pending = {broker["id"] for broker in self.describe_cluster()["brokers"]}
-        while True:
-            for broker_id in sorted(pending):
-                seen = set()
-                for acl_filter in filters:
-                    seen |= self._describe_acls(acl_filter, node_id=broker_id)
-                if present <= seen and not absent & seen:
-                    pending.discard(broker_id)
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise KafkaAdminError(f"ACL change accepted, but broker(s) {', '.join(map(str, sorted(pending)))} "
-                                      f"did not apply it within {timeout_ms} ms")
-            time.sleep(0.1)
+
+        def ready(broker_id):
+            seen = set()
+            for acl_filter in filters:
+                seen |= self._describe_acls(acl_filter, node_id=broker_id)
+            return present <= seen and not absent & seen
+
+        brokers = [broker["id"] for broker in self.describe_cluster()["brokers"]]
+        pending = self._wait_for_every_broker(brokers, ready, timeout_ms)
+        if pending:
+            raise KafkaAdminError(f"ACL change accepted, but broker(s) {', '.join(map(str, pending))} "
+                                  f"did not apply it within {timeout_ms} ms")
 
     def _to_bindings(self, kafka_acls):
         bindings = set()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from kafkasalt.kafka.admin.arguments import (_broker_resource_name, _config_value, _require_config_map,
                                              _require_key_list, _require_topic_name)
 from kafkasalt.kafka.admin.connection import (_NO_ERROR, _TOPIC_READY_TIMEOUT_MS, _UNKNOWN_TOPIC_OR_PARTITION,
@@ -80,21 +78,17 @@ class ConfigsMixin:
     def _wait_for_broker_configs(self, what, resource, operations, timeout_ms=_TOPIC_READY_TIMEOUT_MS):
         source = _SOURCE_DYNAMIC_DEFAULT_BROKER if resource == "" else _SOURCE_DYNAMIC_BROKER
         brokers = [int(resource)] if resource else [b["id"] for b in self.describe_cluster()["brokers"]]
-        deadline = time.monotonic() + timeout_ms / 1000
-        pending = set(brokers)
-        while True:
-            for broker_id in sorted(pending):
-                configs = self._describe_configs(what, "BROKER", resource, list(operations), node_id=broker_id)
-                current = {key: entry["value"] for key, entry in configs.items() if entry["source"] == source}
-                if all(_config_applied(current, key, operation, value)
-                       for key, (operation, value) in operations.items()):
-                    pending.discard(broker_id)
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise KafkaAdminError(f"{what}: accepted, but broker(s) {', '.join(map(str, sorted(pending)))} "
-                                      f"did not apply it within {timeout_ms} ms")
-            time.sleep(0.1)
+
+        def ready(broker_id):
+            configs = self._describe_configs(what, "BROKER", resource, list(operations), node_id=broker_id)
+            current = {key: entry["value"] for key, entry in configs.items() if entry["source"] == source}
+            return all(_config_applied(current, key, operation, value)
+                       for key, (operation, value) in operations.items())
+
+        pending = self._wait_for_every_broker(brokers, ready, timeout_ms)
+        if pending:
+            raise KafkaAdminError(f"{what}: accepted, but broker(s) {', '.join(map(str, pending))} "
+                                  f"did not apply it within {timeout_ms} ms")
 
     def topic_configs(self, name):
         """The topic's overrides (configs whose source is the topic itself): ``{key: value}``."""

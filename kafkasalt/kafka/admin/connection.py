@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from kafkasalt.common.polling import wait_until
+
 log = logging.getLogger(__name__)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -306,6 +308,20 @@ class AdminConnection:
 
         return self._call(what, lambda client: client._manager.run(
             client._send_request_to_controller, request, error_types, False))
+
+    def _wait_for_every_broker(self, broker_ids, ready, timeout_ms):
+        """Ask each broker in ``broker_ids`` whether ``ready(broker_id)`` holds, every 0.1 s, until
+        it holds on all of them or ``timeout_ms`` passed; returns the brokers still pending."""
+        pending = set(broker_ids)
+
+        def all_ready():
+            for broker_id in sorted(pending):
+                if ready(broker_id):
+                    pending.discard(broker_id)
+            return not pending
+
+        wait_until(all_ready, timeout_ms / 1000, 0.1)
+        return sorted(pending)
 
     # ----------------------------------------------------------------- metadata
     def _metadata(self, topics=None, node_id=None):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from kafkasalt.kafka.admin.arguments import (_normalize_assignment, _require_config_map, _require_int,
                                              _require_topic_name)
 from kafkasalt.kafka.admin.connection import (_NO_ERROR, _TOPIC_ALREADY_EXISTS, _TOPIC_AUTHORIZATION_FAILED,
@@ -197,21 +195,17 @@ class TopicsMixin:
         """Each broker learns about topic changes on its own schedule (the controller pushes
         metadata): poll every broker until ``condition(topic metadata or None)`` holds, so that the
         next call reads what this one wrote whichever broker answers it."""
-        deadline = time.monotonic() + timeout_ms / 1000
-        pending = {broker["id"] for broker in self.describe_cluster()["brokers"]}
-        while True:
-            for broker_id in sorted(pending):
-                try:
-                    response = self._metadata([name], node_id=broker_id)
-                except KafkaAdminError:
-                    continue  # that broker is not reachable right now; keep asking until the deadline
-                topic = next((t for t in response.topics if t.name == name and
-                              t.error_code != _UNKNOWN_TOPIC_OR_PARTITION), None)
-                if condition(topic):
-                    pending.discard(broker_id)
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise KafkaAdminError(f"topic '{name}' was not {wanted} on broker(s) "
-                                      f"{', '.join(map(str, sorted(pending)))} within {timeout_ms} ms")
-            time.sleep(0.1)
+        def ready(broker_id):
+            try:
+                response = self._metadata([name], node_id=broker_id)
+            except KafkaAdminError:
+                return False  # that broker is not reachable right now; keep asking until the deadline
+            topic = next((t for t in response.topics if t.name == name and
+                          t.error_code != _UNKNOWN_TOPIC_OR_PARTITION), None)
+            return condition(topic)
+
+        brokers = [broker["id"] for broker in self.describe_cluster()["brokers"]]
+        pending = self._wait_for_every_broker(brokers, ready, timeout_ms)
+        if pending:
+            raise KafkaAdminError(f"topic '{name}' was not {wanted} on broker(s) "
+                                  f"{', '.join(map(str, pending))} within {timeout_ms} ms")
