@@ -45,7 +45,7 @@ MANAGED_HEADER = "Managed by Salt (kafkasalt) - local edits are overwritten."
 #: settings sections in ``_MERGED_SECTIONS`` whose keys are merged one by one.
 DEFAULTS = {
     "cluster_name": "kafka",
-    "version": "3.9.1",
+    "version": "3.9.2",  # the release the lab and the artifacts test
     "source": None,
     "source_hash": None,
     "brokers": {},
