@@ -14,6 +14,7 @@ try:
     from kafkasalt.kafka import model as _broker
     from kafkasalt.kafka import render as _broker_render
     from kafkasalt.kafka import hostplan as _hostplan
+    from kafkasalt.common import cache as _cache
     from kafkasalt.ops import hardware as _hardware
     from kafkasalt.ops import service as _service
     from kafkasalt.ops import sizing as _sizing
@@ -102,22 +103,9 @@ def _role():
 
 
 def _cached(name, build):
-    """``build()`` once per Salt job: a state run renders a dozen files and each needs the model
-    and the sizing. Keyed by the pillar it is built from, so a changed pillar (or
-    ``multiprocessing: False`` minions, whose ``__context__`` outlives a job) never sees a stale
-    one."""
-    import hashlib
-    import json
-
-    pillar = {k: __pillar__.get(k) for k in ("kafka", "zookeeper", "kafka_host")}
-    key = hashlib.sha256(json.dumps(pillar, sort_keys=True, default=str).encode()).hexdigest()
-    slot = __context__.setdefault("kafkasalt.kafka", {})
-    if slot.get("key") != key:
-        slot.clear()
-        slot["key"] = key
-    if name not in slot:
-        slot[name] = build()
-    return slot[name]
+    """``build()`` once per Salt job (see :mod:`kafkasalt.common.cache`)."""
+    key = _cache.pillar_key(__pillar__, ("kafka", "zookeeper", "kafka_host", "kafka_tls"))
+    return _cache.per_job(__context__, "kafkasalt.kafka", key, name, build)
 
 
 def _recommendations():

@@ -12,10 +12,11 @@ import os
 from salt.exceptions import CommandExecutionError
 
 try:
+    from kafkasalt.common import cache
     from kafkasalt.ops import hardware, service, sizing
     from kafkasalt.zookeeper import client as zkclient
     from kafkasalt.zookeeper import model as zkmodel
-    from kafkasalt.zookeeper import render as zkrender
+    from kafkasalt.zookeeper import hostplan as zkhostplan
     from kafkasalt.zookeeper import status as zkstatus
     from kafkasalt.common.errors import PillarError, PillarErrors
 
@@ -29,10 +30,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "zookeeper_ensemble"
 
-SERVICE_NAME = "zookeeper"
-CONFIG_DIR = "/etc/zookeeper"
-INSTALL_ROOT = "/opt/zookeeper"
-SUPER_USER = "super"
 
 
 def __virtual__():
@@ -43,6 +40,12 @@ def __virtual__():
 
 
 def _model():
+    """The ensemble model with this host's sized heap, built once per Salt job."""
+    key = cache.pillar_key(__pillar__, ("zookeeper", "kafka_host"))
+    return cache.per_job(__context__, "kafkasalt.zookeeper", key, "model", _build_model)
+
+
+def _build_model():
     try:
         heap_default = None
         hw = __grains__.get("kafka_hardware") or hardware.collect()
@@ -60,7 +63,7 @@ def _manager():
 
 
 def _service():
-    return service.Service(SERVICE_NAME, _manager())
+    return service.Service(zkmodel.SERVICE_NAME, _manager())
 
 
 def _member(model, minion_id=None):
@@ -140,6 +143,13 @@ def validate():
     return {"valid": True, "members": [m.minion_id for m in model.members], "quorum_size": model.quorum_size}
 
 
+def _host_plan(model=None):
+    """This member's host plan (paths, files, unit, renderers)."""
+    model = model or _model()
+    _member(model)
+    return zkhostplan.MemberHostPlan(model, __opts__["id"], _manager(), tls=_tls_pillar, transition=_transition())
+
+
 def host_plan():
     """
     Non-secret facts the SLS lays out for this member: paths, version, source, service manager.
@@ -150,29 +160,7 @@ def host_plan():
 
         salt 'zk*' zookeeper_ensemble.host_plan
     """
-    model = _model()
-    member = _member(model)
-    install_dir = model.install_dir
-    return {
-        "myid": member.myid,
-        "address": member.address,
-        "version": model.version,
-        "install": model.install,
-        "packages": list(model.packages),
-        "source": model.source,
-        "source_hash": model.source_hash,
-        "install_root": INSTALL_ROOT,
-        "install_dir": install_dir,
-        "dist_name": model.dist_name,
-        "config_dir": CONFIG_DIR,
-        "data_dir": model.data_dir,
-        "data_log_dir": model.data_log_dir,
-        "log_dir": "/var/log/zookeeper",
-        "user": "zookeeper",
-        "service": SERVICE_NAME,
-        "service_manager": _manager(),
-        "config_files": _config_files(model),
-    }
+    return _host_plan().facts()
 
 
 def config_files():
@@ -185,21 +173,11 @@ def config_files():
 
         salt 'zk*' zookeeper_ensemble.config_files
     """
-    return _config_files(_model())
-
-
-def _config_files(model):
-    files = [f"{CONFIG_DIR}/{name}" for name in ("zoo.cfg", "jaas.conf", "java.args")] + [_unit_path()]
-    if model.tls.enabled:
-        # A renewed certificate or CA is read at start only.
-        files += [zkmodel.MEMBER_KEYSTORE_PATH, zkmodel.TRUSTSTORE_PATH]
-    return files
+    return _host_plan().config_files()
 
 
 def _unit_path():
-    if _manager() == "systemd":
-        return f"/etc/systemd/system/{SERVICE_NAME}.service"
-    return f"/etc/supervisor/conf.d/{SERVICE_NAME}.conf"
+    return zkhostplan.unit_path(_manager())
 
 
 def render(name):
@@ -215,25 +193,13 @@ def render(name):
 
         salt 'zk1' zookeeper_ensemble.render zoo.cfg
     """
-    model = _model()
     if name == "tls/client.pem" or name == "tls/ca.pem":
         # Every minion that talks to the ensemble needs these, members or not.
         return _tls_pillar("ca_cert") if name == "tls/ca.pem" else _keystore("client")
-    minion_id = _member(model).minion_id
-    install_dir = model.install_dir
-    renderers = {
-        "zoo.cfg": lambda: zkrender.render_zoo_cfg(model, minion_id, _transition()),
-        "tls/member.pem": lambda: _keystore("member"),
-        "myid": lambda: zkrender.render_myid(model, minion_id),
-        "jaas.conf": lambda: zkrender.render_jaas(model),
-        "java.args": lambda: zkrender.render_java_args(model, minion_id, install_dir),
-        "systemd": lambda: zkrender.render_systemd_unit(model, minion_id, install_dir),
-        "supervisord": lambda: zkrender.render_supervisord_program(model, minion_id, install_dir),
-    }
-    if name not in renderers:
-        known = ", ".join([*renderers, "tls/ca.pem", "tls/client.pem"])
-        raise CommandExecutionError(f"unknown file {name!r}; one of {known}")
-    return renderers[name]()
+    try:
+        return _host_plan().render(name)
+    except ValueError as exc:
+        raise CommandExecutionError(str(exc)) from None
 
 
 def _probe(address, port, tls=None):
@@ -335,7 +301,7 @@ def start():
         if not svc.running():
             svc.start()
         if not svc.wait_running(timeout=30):
-            raise service.ServiceError(f"{SERVICE_NAME} did not stay running after start")
+            raise service.ServiceError(f"{zkmodel.SERVICE_NAME} did not stay running after start")
     except service.ServiceError as exc:
         raise CommandExecutionError(str(exc)) from None
     return {"started": True, "pid": svc.main_pid()}
@@ -373,7 +339,7 @@ def kill():
 
 
 def _super_session(model):
-    return zkclient.session(model.connect_string, SUPER_USER, model.super_password.reveal(), tls=_tls_files(model))
+    return zkclient.session(model.connect_string, zkmodel.SUPER_USER, model.super_password.reveal(), tls=_tls_files(model))
 
 
 def znode_get(path):
@@ -455,7 +421,7 @@ def znode_ensure(path, acl, data=None, dry_run=False):
 
 def _deployed_config():
     """The keys of this host's zoo.cfg that say which member it is; None without a zoo.cfg."""
-    config = f"{CONFIG_DIR}/zoo.cfg"
+    config = zkmodel.ZOO_CFG_PATH
     if not os.path.exists(config):
         return None
     keys, servers = {}, {}
@@ -543,7 +509,7 @@ def decommission():
             changes["service"] = f"removed {_unit_path()}"
     except service.ServiceError as exc:
         raise CommandExecutionError(str(exc)) from None
-    config = f"{CONFIG_DIR}/zoo.cfg"
+    config = zkmodel.ZOO_CFG_PATH
     if os.path.exists(config):
         os.replace(config, config + ".decommissioned")
         changes["zoo.cfg"] = f"moved to {config}.decommissioned"
