@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kafkasalt.common.secret import Secret
+from kafkasalt.common.validation import is_int
 
 # --- install layout -----------------------------------------------------------------------------
 
@@ -227,7 +228,7 @@ class ZookeeperLink:
             ports = dict(default_ports)
             ports.update(_int_ports(_field(member, "ports")))
             for name in ("client", "secure_client"):
-                if _is_int(_field(member, f"{name}_port")):
+                if is_int(_field(member, f"{name}_port")):
                     ports[name] = _field(member, f"{name}_port")
             address = _field(member, "address")
             servers.append((address, ports["secure_client"] if tls else ports["client"]))
@@ -251,7 +252,7 @@ def _int_ports(ports):
     found = {}
     for name in ZOOKEEPER_DEFAULT_PORTS:
         value = _field(ports, name)
-        if _is_int(value):
+        if is_int(value):
             found[name] = value
     return found
 
@@ -263,7 +264,7 @@ def _field(obj, name):
 
 
 def _sort_number(value):
-    return value if _is_int(value) else 0
+    return value if is_int(value) else 0
 
 
 def _secret_of(spec):
@@ -431,7 +432,3 @@ class ClusterModel:
         if self.zookeeper is None:
             raise ValueError("this model has no ZooKeeper ensemble: pass zookeeper_model to ClusterModel.from_pillar")
         return self.zookeeper
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)

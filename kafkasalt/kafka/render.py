@@ -16,12 +16,13 @@ import shlex
 from kafkasalt.common.quoting import (escape_properties, jaas_quote, supervisor_escape, supervisor_quote,
                                       systemd_env_quote, systemd_quote)
 from kafkasalt.common.secret import Secret
+from kafkasalt.common.validation import is_int
 from kafkasalt.kafka import dynamic_config
 from kafkasalt.kafka.model import (_CONTROL_CHARS, _USER_NAME, AUTHORIZER_CLASS, DEFAULT_DATA_DIR, DEFAULT_NOFILE,
                                    JAAS_PATH, JAVA_BIN, JMX_EXPORTER_CONFIG_PATH, KEYSTORE_PATH, LOG4J_PATH, LOG_DIR,
                                    MANAGED_HEADER, MIN_HEAP_MB, MIN_PORT, PRLIMIT_BIN, RUN_USER, SCRAM_LOGIN_MODULE,
                                    SERVER_PROPERTIES_PATH, SERVICE_NAME, STATE_DIR, STOP_TIMEOUT_SECONDS,
-                                   TRUSTSTORE_PATH, ZOOKEEPER_DIGEST_LOGIN_MODULE, _host_port, _is_int)
+                                   TRUSTSTORE_PATH, ZOOKEEPER_DIGEST_LOGIN_MODULE, _host_port)
 
 # --- server.properties --------------------------------------------------------------------------
 
@@ -38,7 +39,7 @@ def _check_log_dirs_argument(log_dirs):
 
 
 def _check_thread_count(name, value):
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
     return value
 
@@ -243,7 +244,7 @@ GC_LOG_OPTS = f"-Xlog:gc*:file={LOG_DIR}/kafkaServer-gc.log:time,tags:filecount=
 
 
 def _check_heap(heap_mb):
-    if not _is_int(heap_mb) or heap_mb < MIN_HEAP_MB:
+    if not is_int(heap_mb) or heap_mb < MIN_HEAP_MB:
         raise ValueError(f"heap_mb: expected an integer >= {MIN_HEAP_MB} (MiB), got {heap_mb!r}")
     return heap_mb
 
@@ -272,7 +273,7 @@ def jvm_env(model, minion_id, heap_mb=None, jmx_agent_path=None, jmx_port=None):
         if not isinstance(jmx_agent_path, str) or not jmx_agent_path.startswith("/") or " " in jmx_agent_path:
             raise ValueError(f"jmx_agent_path: expected an absolute path without spaces, got {jmx_agent_path!r}")
         port = model.jmx_exporter.port if jmx_port is None else jmx_port
-        if not _is_int(port) or not MIN_PORT <= port <= 65535:
+        if not is_int(port) or not MIN_PORT <= port <= 65535:
             raise ValueError(f"jmx_port: expected a port number {MIN_PORT}-65535, got {port!r}")
         kafka_opts.append(f"-javaagent:{jmx_agent_path}={_host_port(broker.address, port)}:{JMX_EXPORTER_CONFIG_PATH}")
     return {
@@ -306,7 +307,7 @@ def command(model, minion_id, install_dir=None, heap_mb=None, jmx_agent_path=Non
 
 
 def _check_nofile(nofile):
-    if not _is_int(nofile) or nofile < 1024:
+    if not is_int(nofile) or nofile < 1024:
         raise ValueError(f"nofile: expected an integer >= 1024, got {nofile!r}")
     return nofile
 

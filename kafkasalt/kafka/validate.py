@@ -1,6 +1,6 @@
-"""Validation of the ``kafka:`` pillar: every problem is collected with its full pillar key, and
-:class:`~kafkasalt.kafka.model.ClusterModel` is built only when there is none. Passwords never
-appear in a message."""
+"""Validation of the ``kafka:`` pillar: every problem is collected with its full pillar key in one
+:class:`~kafkasalt.common.validation.Collector`, and :class:`~kafkasalt.kafka.model.ClusterModel`
+is built only when there is none. Passwords never appear in a message."""
 
 import difflib
 import ipaddress
@@ -8,15 +8,14 @@ import posixpath
 import re
 from collections.abc import Mapping
 
-from kafkasalt.common.errors import PillarError, PillarErrors
 from kafkasalt.common.secret import Secret
+from kafkasalt.common.validation import Collector, is_int
 from kafkasalt.kafka import dynamic_config
 from kafkasalt.kafka.model import (_CONTROL_CHARS, _MERGED_SECTIONS, _USER_NAME, BROKER_KEYS, CLIENT_AUTH_VALUES,
                                    DEFAULT_RESERVED_BROKER_MAX_ID, DEFAULTS, HASH_ALGORITHMS, INSECURE_PROTOCOLS,
                                    LISTENER_KEYS, MAX_SUPPORTED_MINOR, MIN_HEAP_MB, MIN_PORT, SASL_MECHANISMS,
                                    SECURITY_PROTOCOLS, SUPPORTED_MAJOR, TOPIC_KEYS, Broker, ClusterModel, JmxExporter,
-                                   Listener, ScramUser, Topic, _is_int, defaults, merge_with_defaults,
-                                   parse_version)
+                                   Listener, ScramUser, Topic, defaults, merge_with_defaults, parse_version)
 
 _LISTENER_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -101,23 +100,21 @@ def owned_key_reason(key):
     return None
 
 
-class _Validator:
-    """Collects every pillar error, then builds the model only if there were none."""
+class _Validator(Collector):
+    """The ``kafka:`` pillar checks: each records its problems (full keys) in this collector,
+    and :meth:`build` makes the model only if there were none."""
 
     def __init__(self, kafka_pillar, zookeeper, sizing_by_minion):
-        self.errors = []
+        super().__init__("kafka")
         self.raw = kafka_pillar
         self.zookeeper = zookeeper
         self.sizing = sizing_by_minion or {}
-
-    def error(self, key, message):
-        self.errors.append(PillarError(key, message))
 
     def build(self):
         if self.raw is None:
             self.raw = {}
         if not isinstance(self.raw, Mapping):
-            raise PillarErrors([PillarError("kafka", f"expected a mapping, got {type(self.raw).__name__}")])
+            self.fail(f"expected a mapping, got {type(self.raw).__name__}")
         for key in self.raw:
             if key not in DEFAULTS:
                 close = difflib.get_close_matches(str(key), DEFAULTS, n=1)
@@ -173,8 +170,7 @@ class _Validator:
         if not isinstance(acls, list):
             self.error("kafka:acls", f"expected a list of ACL bindings, got {type(acls).__name__}")
 
-        if self.errors:
-            raise PillarErrors(self.errors)
+        self.raise_errors()
         return ClusterModel(
             cluster_name=cluster_name,
             version=version,
@@ -220,7 +216,7 @@ class _Validator:
         return value
 
     def positive_int(self, value, key, minimum=1):
-        if not _is_int(value) or value < minimum:
+        if not is_int(value) or value < minimum:
             self.error(key, f"expected an integer >= {minimum}, got {value!r}")
             return None
         return value
@@ -320,7 +316,7 @@ class _Validator:
                 continue
             self.unknown_keys(spec, LISTENER_KEYS, key)
             port, protocol = spec.get("port"), spec.get("protocol")
-            if not _is_int(port) or not MIN_PORT <= port <= 65535:
+            if not is_int(port) or not MIN_PORT <= port <= 65535:
                 self.error(f"{key}:port",
                            f"expected a port number {MIN_PORT}-65535 (the broker is not root), got {port!r}")
                 port = None
@@ -357,7 +353,7 @@ class _Validator:
             self.error(f"{key}:enabled", f"expected true or false, got {enabled!r}")
             enabled = False
         port = value.get("port")
-        if not _is_int(port) or not MIN_PORT <= port <= 65535:
+        if not is_int(port) or not MIN_PORT <= port <= 65535:
             self.error(f"{key}:port", f"expected a port number {MIN_PORT}-65535, got {port!r}")
             port = None
         elif enabled:
@@ -385,7 +381,7 @@ class _Validator:
                 continue
             self.unknown_keys(spec, BROKER_KEYS, key)
             broker_id = spec.get("broker_id")
-            if not _is_int(broker_id) or broker_id < 0:
+            if not is_int(broker_id) or broker_id < 0:
                 self.error(f"{key}:broker_id", f"expected an integer >= 0, got {broker_id!r}")
                 broker_id = None
             elif broker_id > max_id:
@@ -526,25 +522,25 @@ class _Validator:
         key = "kafka:heap_mb"
         if value is None:
             return None
-        if not _is_int(value) or value < MIN_HEAP_MB:
+        if not is_int(value) or value < MIN_HEAP_MB:
             self.error(key, f"expected an integer >= {MIN_HEAP_MB} (MiB), got {value!r}")
             return None
         for broker in brokers:
             facts = self.sizing.get(broker.minion_id) or {}
             mem_total = facts.get("mem_total_bytes") if isinstance(facts, Mapping) else None
-            if _is_int(mem_total) and mem_total > 0 and value * 1024 * 1024 > mem_total:
+            if is_int(mem_total) and mem_total > 0 and value * 1024 * 1024 > mem_total:
                 self.error(key, f"{value} MiB is more than the RAM of {broker.minion_id} "
                                 f"({mem_total // (1024 * 1024)} MiB)")
         return value
 
     def replication(self, replication_factor, min_isr, broker_count, allow_equal):
         rf_key, isr_key = "kafka:default_replication_factor", "kafka:min_insync_replicas"
-        if not _is_int(replication_factor) or replication_factor < 1:
+        if not is_int(replication_factor) or replication_factor < 1:
             self.error(rf_key, f"expected an integer >= 1, got {replication_factor!r}")
             replication_factor = None
         elif broker_count and replication_factor > broker_count:
             self.error(rf_key, f"{replication_factor} is more than the {broker_count} broker(s) in kafka:brokers")
-        if not _is_int(min_isr) or min_isr < 1:
+        if not is_int(min_isr) or min_isr < 1:
             self.error(isr_key, f"expected an integer >= 1, got {min_isr!r}")
             return replication_factor, None
         if replication_factor is not None:
@@ -561,7 +557,7 @@ class _Validator:
         for name in REPLICATION_OVERRIDE_KEYS:
             if name in config:
                 value = config[name]
-                if not _is_int(value) or value < 1:
+                if not is_int(value) or value < 1:
                     self.error(f"{key}:{name}", f"expected an integer >= 1, got {value!r}")
                 elif broker_count and value > broker_count:
                     self.error(f"{key}:{name}", f"{value} is more than the {broker_count} broker(s)")
@@ -569,9 +565,9 @@ class _Validator:
         if name in config:
             value = config[name]
             rf = config.get("transaction.state.log.replication.factor")
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 self.error(f"{key}:{name}", f"expected an integer >= 1, got {value!r}")
-            elif _is_int(rf) and value > rf:
+            elif is_int(rf) and value > rf:
                 self.error(f"{key}:{name}", f"{value} is more than transaction.state.log.replication.factor ({rf})")
 
     # users and topics ------------------------------------------------------------------------
@@ -624,7 +620,7 @@ class _Validator:
             self.unknown_keys(spec, TOPIC_KEYS, key)
             partitions = self.positive_int(spec.get("partitions", 1), f"{key}:partitions")
             replication_factor = spec.get("replication_factor", default_rf)
-            if not _is_int(replication_factor) or replication_factor < 1:
+            if not is_int(replication_factor) or replication_factor < 1:
                 self.error(f"{key}:replication_factor", f"expected an integer >= 1, got {replication_factor!r}")
                 replication_factor = None
             elif broker_count and replication_factor > broker_count:
@@ -646,7 +642,7 @@ class _Validator:
                 self.error(f"{key}:{name}", "config keys are non-empty strings without spaces")
             elif not _is_scalar(item):
                 self.error(f"{key}:{name}", f"expected a string, number or boolean, got {type(item).__name__}")
-            elif name == "min.insync.replicas" and replication_factor and _is_int(item) and item > replication_factor:
+            elif name == "min.insync.replicas" and replication_factor and is_int(item) and item > replication_factor:
                 self.error(f"{key}:{name}",
                            f"{item} is more than the topic's replication factor ({replication_factor})")
             else:

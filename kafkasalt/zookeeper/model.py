@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kafkasalt.common.secret import Secret
+from kafkasalt.common.validation import is_int, pillar_key
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -189,7 +190,7 @@ class EnsembleModel:
         from kafkasalt.zookeeper.validate import _build_model  # validation builds this class
 
         if heap_mb_default is not None and (
-            not _is_int(heap_mb_default) or heap_mb_default <= 0
+            not is_int(heap_mb_default) or heap_mb_default <= 0
         ):
             raise ValueError(f"heap_mb_default must be a positive integer or None, not {heap_mb_default!r}")
         return _build_model(zk_pillar, heap_mb_default)
@@ -301,13 +302,9 @@ class EnsembleModel:
         raise NotAMember(f"{name!r} is not a ZooKeeper SASL user (zookeeper:sasl:users has {known})")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _key(*parts) -> str:
     """The full pillar key ``zookeeper:<parts>``."""
-    return ":".join([PILLAR_ROOT, *(str(p) for p in parts)])
+    return pillar_key(PILLAR_ROOT, *parts)
 
 
 __all__ = ["DEFAULTS", "TUNABLE_DEFAULTS", "EnsembleModel", "Member", "NotAMember", "TlsSettings"]

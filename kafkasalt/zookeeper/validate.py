@@ -1,5 +1,6 @@
-"""Validation of the ``zookeeper:`` pillar: every problem is collected, each names its full
-pillar key, and the model is built only when there is none."""
+"""Validation of the ``zookeeper:`` pillar: every check records its problems, each with its full
+pillar key, in one :class:`~kafkasalt.common.validation.Collector` (``v``), and the model is built
+only when there is none."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import ipaddress
 import posixpath
 import re
 
-from kafkasalt.common.errors import PillarError, PillarErrors
 from kafkasalt.common.secret import Secret
+from kafkasalt.common.validation import Collector, is_int
 from kafkasalt.zookeeper.model import (DEFAULTS, FALLBACK_HEAP_MB, INSTALL_METHODS, PILLAR_ROOT, SUPER_USER,
                                        TLS_CLIENT_AUTH_VALUES, TUNABLE_DEFAULTS, EnsembleModel, Member,
-                                       TlsSettings, _is_int, _key)
+                                       TlsSettings)
 
 # Four-letter words known to ZooKeeper 3.8 (FourLetterCommands in zookeeper-3.8.4.jar).
 KNOWN_FOUR_LETTER_WORDS = frozenset(
@@ -83,33 +84,31 @@ _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _JAR_PATH_RE = re.compile(r"^/[A-Za-z0-9._/+-]+\.jar$")
 
 
-def _check_unknown_keys(errors, mapping, allowed, *key_parts):
+def _check_unknown_keys(v, mapping, allowed, *key_parts):
     for name in sorted(set(mapping) - set(allowed), key=str):
-        errors.append(
-            PillarError(_key(*key_parts, name), f"unknown key (expected one of: {', '.join(allowed)})")
-        )
+        v.error(v.key(*key_parts, name), f"unknown key (expected one of: {', '.join(allowed)})")
 
 
-def _validate_port(errors, value, key) -> int | None:
-    if not _is_int(value) or not 1 <= value <= 65535:
-        errors.append(PillarError(key, f"must be an integer port 1..65535, not {value!r}"))
+def _validate_port(v, value, key) -> int | None:
+    if not is_int(value) or not 1 <= value <= 65535:
+        v.error(key, f"must be an integer port 1..65535, not {value!r}")
         return None
     return value
 
 
-def _validate_ports_mapping(errors, mapping, base, key_parts, required, secure_bound=True):
+def _validate_ports_mapping(v, mapping, base, key_parts, required, secure_bound=True):
     """Validate a ``{client, secure_client, quorum, election, admin}`` mapping, falling back to
     ``base``. The TLS client port is only bound (so only clashes) when ``secure_bound``."""
     if not isinstance(mapping, dict):
-        errors.append(PillarError(_key(*key_parts), "must be a mapping of client/quorum/election/admin ports"))
+        v.error(v.key(*key_parts), "must be a mapping of client/quorum/election/admin ports")
         return None
-    _check_unknown_keys(errors, mapping, PORT_NAMES, *key_parts)
+    _check_unknown_keys(v, mapping, PORT_NAMES, *key_parts)
     ports = {}
     for name in PORT_NAMES:
         if name in mapping:
-            ports[name] = _validate_port(errors, mapping[name], _key(*key_parts, name))
+            ports[name] = _validate_port(v, mapping[name], v.key(*key_parts, name))
         elif required:
-            errors.append(PillarError(_key(*key_parts, name), "is required"))
+            v.error(v.key(*key_parts, name), "is required")
             ports[name] = None
         else:
             ports[name] = base.get(name) if base else None
@@ -122,150 +121,142 @@ def _validate_ports_mapping(errors, mapping, base, key_parts, required, secure_b
             # Blame the key the pillar actually set (a member override may clash with a default).
             first = seen[port]
             blamed, other = (first, name) if name not in mapping and first in mapping else (name, first)
-            errors.append(
-                PillarError(_key(*key_parts, blamed), f"port {port} is already used for the {other} port")
-            )
+            v.error(v.key(*key_parts, blamed), f"port {port} is already used for the {other} port")
         else:
             seen[port] = name
     return ports
 
 
-def _normalize_address(errors, value, key) -> str | None:
+def _normalize_address(v, value, key) -> str | None:
     """An IPv4/IPv6 literal (canonical form) or an RFC 1123 hostname (lower case)."""
     if not isinstance(value, str) or not value.strip():
-        errors.append(PillarError(key, f"must be an IPv4/IPv6 address or a hostname, not {value!r}"))
+        v.error(key, f"must be an IPv4/IPv6 address or a hostname, not {value!r}")
         return None
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
-        errors.append(PillarError(key, f"write IPv6 addresses without brackets: {text[1:-1]!r}"))
+        v.error(key, f"write IPv6 addresses without brackets: {text[1:-1]!r}")
         return None
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
         pass
     if ":" in text:
-        errors.append(PillarError(key, f"{text!r} is not a valid IPv6 address"))
+        v.error(key, f"{text!r} is not a valid IPv6 address")
         return None
     labels = text.rstrip(".").split(".")
     if labels[-1].isdigit():
         # All-numeric last label: it was meant as an IPv4 literal, and an invalid one.
-        errors.append(PillarError(key, f"{text!r} is not a valid IPv4 address"))
+        v.error(key, f"{text!r} is not a valid IPv4 address")
         return None
     if len(text) > 253 or not all(_HOST_LABEL_RE.match(label) for label in labels):
-        errors.append(PillarError(key, f"{text!r} is not a valid hostname or IP address"))
+        v.error(key, f"{text!r} is not a valid hostname or IP address")
         return None
     return text.rstrip(".").lower()
 
 
-def _validate_path(errors, value, key) -> str | None:
+def _validate_path(v, value, key) -> str | None:
     if not isinstance(value, str) or not value:
-        errors.append(PillarError(key, f"must be an absolute directory path, not {value!r}"))
+        v.error(key, f"must be an absolute directory path, not {value!r}")
         return None
     if not value.startswith("/"):
-        errors.append(PillarError(key, f"must be an absolute path, not {value!r}"))
+        v.error(key, f"must be an absolute path, not {value!r}")
         return None
     if _CONTROL_RE.search(value) or any(ch in value for ch in " \t\\"):
-        errors.append(PillarError(key, f"must not contain whitespace, backslashes or control characters: {value!r}"))
+        v.error(key, f"must not contain whitespace, backslashes or control characters: {value!r}")
         return None
     normalized = posixpath.normpath(value)
     if normalized == "/":
-        errors.append(PillarError(key, "must not be the root directory"))
+        v.error(key, "must not be the root directory")
         return None
     return normalized
 
 
-def _validate_password(errors, value, key) -> Secret | None:
+def _validate_password(v, value, key) -> Secret | None:
     # Messages here must never echo the value.
     if value is None:
-        errors.append(PillarError(key, "is required"))
+        v.error(key, "is required")
         return None
     if not isinstance(value, str):
-        errors.append(PillarError(key, f"must be a string (quote it in YAML), not a {type(value).__name__}"))
+        v.error(key, f"must be a string (quote it in YAML), not a {type(value).__name__}")
         return None
     if value == "":
-        errors.append(PillarError(key, "must not be empty"))
+        v.error(key, "must not be empty")
         return None
     if _CONTROL_RE.search(value):
-        errors.append(PillarError(key, "must not contain control characters (newlines, tabs, ...)"))
+        v.error(key, "must not contain control characters (newlines, tabs, ...)")
         return None
     return Secret(value)
 
 
-def _validate_version(errors, value) -> str | None:
-    key = _key("version")
+def _validate_version(v, value) -> str | None:
+    key = v.key("version")
     if not isinstance(value, str):
-        errors.append(PillarError(key, f"must be a quoted version string like \"3.8.4\", not {value!r}"))
+        v.error(key, f"must be a quoted version string like \"3.8.4\", not {value!r}")
         return None
     match = _VERSION_RE.match(value)
     if not match:
-        errors.append(PillarError(key, f"must look like \"3.8.4\", not {value!r}"))
+        v.error(key, f"must look like \"3.8.4\", not {value!r}")
         return None
     major, minor = int(match.group(1)), int(match.group(2))
     if major != 3 or not 5 <= minor <= 9:
-        errors.append(PillarError(key, f"{value} is not supported: use ZooKeeper 3.6 .. 3.9"))
+        v.error(key, f"{value} is not supported: use ZooKeeper 3.6 .. 3.9")
         return None
     if minor == 5:
-        errors.append(
-            PillarError(
-                key,
-                f"{value} cannot enforce client SASL authentication "
-                "(sessionRequireClientSASLAuth arrived in 3.6.0): use ZooKeeper 3.6 .. 3.9",
-            )
+        v.error(
+            key,
+            f"{value} cannot enforce client SASL authentication "
+            "(sessionRequireClientSASLAuth arrived in 3.6.0): use ZooKeeper 3.6 .. 3.9",
         )
         return None
     return value
 
 
-def _validate_source(errors, source, source_hash):
-    key = _key("source")
+def _validate_source(v, source, source_hash):
+    key = v.key("source")
     if not isinstance(source, str) or "://" not in source or _CONTROL_RE.search(source):
-        errors.append(PillarError(key, f"must be a URL (file://, https://, salt://, ...), not {source!r}"))
+        v.error(key, f"must be a URL (file://, https://, salt://, ...), not {source!r}")
         source = None
-    hash_key = _key("source_hash")
+    hash_key = v.key("source_hash")
     if not isinstance(source_hash, str):
-        errors.append(PillarError(hash_key, "is required: \"sha512=<hex>\" (or sha256=)"))
+        v.error(hash_key, "is required: \"sha512=<hex>\" (or sha256=)")
         return source, None
     match = _HASH_RE.match(source_hash)
     if not match or len(match.group(2)) != _HASH_HEX_LEN[match.group(1)]:
-        errors.append(
-            PillarError(hash_key, "must be \"sha512=<128 hex digits>\" or \"sha256=<64 hex digits>\"")
-        )
+        v.error(hash_key, "must be \"sha512=<128 hex digits>\" or \"sha256=<64 hex digits>\"")
         return source, None
     return source, f"{match.group(1)}={match.group(2).lower()}"
 
 
-def _validate_names(errors, value, key, pattern, what) -> tuple:
+def _validate_names(v, value, key, pattern, what) -> tuple:
     if not isinstance(value, (list, tuple)) or not value:
-        errors.append(PillarError(key, f"must be a non-empty list of {what}, not {value!r}"))
+        v.error(key, f"must be a non-empty list of {what}, not {value!r}")
         return ()
     bad = [item for item in value if not isinstance(item, str) or not pattern.match(item)]
     if bad:
-        errors.append(PillarError(key, f"{bad!r}: expected {what}"))
+        v.error(key, f"{bad!r}: expected {what}")
         return ()
     return tuple(value)
 
 
-def _validate_four_letter_words(errors, value) -> tuple:
-    key = _key("four_letter_words")
+def _validate_four_letter_words(v, value) -> tuple:
+    key = v.key("four_letter_words")
     if not isinstance(value, (list, tuple)):
-        errors.append(PillarError(key, f"must be a list of four-letter words, not {value!r}"))
+        v.error(key, f"must be a list of four-letter words, not {value!r}")
         return ()
     words = []
     for word in value:
         if word == "*":
-            errors.append(PillarError(key, "'*' is refused: list the four-letter words you need"))
+            v.error(key, "'*' is refused: list the four-letter words you need")
         elif not isinstance(word, str) or word not in KNOWN_FOUR_LETTER_WORDS:
-            errors.append(
-                PillarError(
-                    key,
-                    f"unknown four-letter word {word!r} (known: {', '.join(sorted(KNOWN_FOUR_LETTER_WORDS))})",
-                )
+            v.error(
+                key,
+                f"unknown four-letter word {word!r} (known: {', '.join(sorted(KNOWN_FOUR_LETTER_WORDS))})",
             )
         else:
             words.append(word)
     for required in REQUIRED_FOUR_LETTER_WORDS:
         if required not in value:
-            errors.append(PillarError(key, f"must include {required!r}: the formula's health checks use it"))
+            v.error(key, f"must include {required!r}: the formula's health checks use it")
     return tuple(sorted(set(words)))
 
 
@@ -279,143 +270,141 @@ def _owned_key_reason(name: str) -> str | None:
     return None
 
 
-def _validate_config(errors, value) -> tuple:
+def _validate_config(v, value) -> tuple:
     base = ("config",)
     if value is None:
         return ()
     if not isinstance(value, dict):
-        errors.append(PillarError(_key(*base), f"must be a mapping of zoo.cfg keys to values, not {value!r}"))
+        v.error(v.key(*base), f"must be a mapping of zoo.cfg keys to values, not {value!r}")
         return ()
     accepted = []
     for name in sorted(value, key=str):
         item = value[name]
-        key = _key(*base, name)
+        key = v.key(*base, name)
         if not isinstance(name, str) or not _CONFIG_KEY_RE.match(name):
-            errors.append(PillarError(key, "is not a valid zoo.cfg key (letters, digits, '.', '_', '-')"))
+            v.error(key, "is not a valid zoo.cfg key (letters, digits, '.', '_', '-')")
             continue
         owner = _owned_key_reason(name)
         if owner:
-            errors.append(PillarError(key, f"is set by the formula, not by zookeeper:config (source: {owner})"))
+            v.error(key, f"is set by the formula, not by zookeeper:config (source: {owner})")
             continue
         if isinstance(item, bool):
             rendered = "true" if item else "false"
         elif isinstance(item, (int, float, str)):
             rendered = item
         else:
-            errors.append(PillarError(key, f"must be a string, number or boolean, not {type(item).__name__}"))
+            v.error(key, f"must be a string, number or boolean, not {type(item).__name__}")
             continue
         if isinstance(rendered, str) and _CONTROL_RE.search(rendered):
-            errors.append(PillarError(key, "must not contain newlines or control characters"))
+            v.error(key, "must not contain newlines or control characters")
             continue
         if name in INTEGER_TUNABLES:
             minimum = INTEGER_TUNABLES[name]
-            if not _is_int(item) or item < minimum:
-                errors.append(PillarError(key, f"must be an integer >= {minimum}, not {item!r}"))
+            if not is_int(item) or item < minimum:
+                v.error(key, f"must be an integer >= {minimum}, not {item!r}")
                 continue
         accepted.append((name, rendered))
     merged = dict(TUNABLE_DEFAULTS)
     merged.update(accepted)
     min_timeout, max_timeout = merged.get("minSessionTimeout"), merged.get("maxSessionTimeout")
-    if _is_int(min_timeout) and _is_int(max_timeout) and min_timeout > max_timeout:
-        errors.append(
-            PillarError(
-                _key(*base, "minSessionTimeout"), f"{min_timeout} is larger than maxSessionTimeout {max_timeout}"
-            )
-        )
+    if is_int(min_timeout) and is_int(max_timeout) and min_timeout > max_timeout:
+        v.error(v.key(*base, "minSessionTimeout"), f"{min_timeout} is larger than maxSessionTimeout {max_timeout}")
     return tuple(accepted)
 
 
-def _validate_sasl(errors, value):
+def _validate_sasl(v, value):
     base = ("sasl",)
     allowed = ("super_password", "quorum_password", "users")
     if not isinstance(value, dict):
-        errors.append(PillarError(_key(*base), "must be a mapping with super_password, quorum_password and users"))
+        v.error(v.key(*base), "must be a mapping with super_password, quorum_password and users")
         return None, None, ()
-    _check_unknown_keys(errors, value, allowed, *base)
-    super_password = _validate_password(errors, value.get("super_password"), _key(*base, "super_password"))
-    quorum_password = _validate_password(errors, value.get("quorum_password"), _key(*base, "quorum_password"))
+    _check_unknown_keys(v, value, allowed, *base)
+    super_password = _validate_password(v, value.get("super_password"), v.key(*base, "super_password"))
+    quorum_password = _validate_password(v, value.get("quorum_password"), v.key(*base, "quorum_password"))
     users = value.get("users") or {}
     accepted = []
     if not isinstance(users, dict):
-        errors.append(PillarError(_key(*base, "users"), "must be a mapping of user name -> {password: ...}"))
+        v.error(v.key(*base, "users"), "must be a mapping of user name -> {password: ...}")
         return super_password, quorum_password, ()
     for name in sorted(users, key=str):
         entry = users[name]
         key_parts = (*base, "users", name)
         if not isinstance(name, str) or not _USER_NAME_RE.match(name):
-            errors.append(PillarError(_key(*key_parts), "user names use letters, digits, '_', '.', '-' only"))
+            v.error(v.key(*key_parts), "user names use letters, digits, '_', '.', '-' only")
             continue
         if name == SUPER_USER:
-            errors.append(
-                PillarError(_key(*key_parts), "'super' is reserved: its password is zookeeper:sasl:super_password")
-            )
+            v.error(v.key(*key_parts), "'super' is reserved: its password is zookeeper:sasl:super_password")
             continue
         if not isinstance(entry, dict):
-            errors.append(PillarError(_key(*key_parts), "must be a mapping with a password"))
+            v.error(v.key(*key_parts), "must be a mapping with a password")
             continue
-        _check_unknown_keys(errors, entry, ("password",), *key_parts)
-        secret = _validate_password(errors, entry.get("password"), _key(*key_parts, "password"))
+        _check_unknown_keys(v, entry, ("password",), *key_parts)
+        secret = _validate_password(v, entry.get("password"), v.key(*key_parts, "password"))
         if secret is not None:
             accepted.append((name, secret))
     return super_password, quorum_password, tuple(accepted)
 
 
-def _validate_tls(errors, value) -> TlsSettings:
+def _validate_tls(v, value) -> TlsSettings:
     base = ("tls",)
     defaults = DEFAULTS["tls"]
     if value is None:
         return TlsSettings()
     if not isinstance(value, dict):
-        errors.append(PillarError(_key(*base), f"must be a mapping ({', '.join(defaults)}), not {value!r}"))
+        v.error(v.key(*base), f"must be a mapping ({', '.join(defaults)}), not {value!r}")
         return TlsSettings()
-    _check_unknown_keys(errors, value, tuple(defaults), *base)
+    _check_unknown_keys(v, value, tuple(defaults), *base)
     merged = {**defaults, **value}
     for name in ("enabled", "plaintext_clients", "hostname_verification"):
         if not isinstance(merged[name], bool):
-            errors.append(PillarError(_key(*base, name), f"must be true or false, not {merged[name]!r}"))
+            v.error(v.key(*base, name), f"must be true or false, not {merged[name]!r}")
             merged[name] = defaults[name]
     if merged["client_auth"] not in TLS_CLIENT_AUTH_VALUES:
-        errors.append(PillarError(_key(*base, "client_auth"),
-                                  f"must be one of {', '.join(TLS_CLIENT_AUTH_VALUES)}, not {merged['client_auth']!r}"))
+        v.error(
+            v.key(*base, "client_auth"),
+            f"must be one of {', '.join(TLS_CLIENT_AUTH_VALUES)}, not {merged['client_auth']!r}",
+        )
         merged["client_auth"] = defaults["client_auth"]
     if not merged["enabled"] and not merged["plaintext_clients"]:
-        errors.append(PillarError(_key(*base, "plaintext_clients"),
-                                  "false needs zookeeper:tls:enabled: true, or clients would have no port at all"))
+        v.error(
+            v.key(*base, "plaintext_clients"),
+            "false needs zookeeper:tls:enabled: true, or clients would have no port at all",
+        )
     return TlsSettings(**{name: merged[name] for name in defaults})
 
 
-def _validate_members(errors, value, default_ports, allow_single_member, secure_bound=False):
+def _validate_members(v, value, default_ports, allow_single_member, secure_bound=False):
     base = ("members",)
     if not isinstance(value, dict) or not value:
-        errors.append(PillarError(_key(*base), "must map at least one minion id to {myid, address}"))
+        v.error(v.key(*base), "must map at least one minion id to {myid, address}")
         return ()
     members = []
     for minion_id in sorted(value, key=str):
         entry = value[minion_id]
         key_parts = (*base, minion_id)
         if not isinstance(minion_id, str) or not minion_id or any(ch.isspace() for ch in minion_id):
-            errors.append(PillarError(_key(*key_parts), "minion ids must be non-empty strings without spaces"))
+            v.error(v.key(*key_parts), "minion ids must be non-empty strings without spaces")
             continue
         if not isinstance(entry, dict):
-            errors.append(PillarError(_key(*key_parts), "must be a mapping with myid and address"))
+            v.error(v.key(*key_parts), "must be a mapping with myid and address")
             continue
-        _check_unknown_keys(errors, entry, ("myid", "address", "ports"), *key_parts)
+        _check_unknown_keys(v, entry, ("myid", "address", "ports"), *key_parts)
         myid = entry.get("myid")
         myid_ok = True
         if "myid" not in entry:
-            errors.append(PillarError(_key(*key_parts, "myid"), "is required (an integer 1..255, never reused)"))
+            v.error(v.key(*key_parts, "myid"), "is required (an integer 1..255, never reused)")
             myid_ok = False
-        elif not _is_int(myid) or not 1 <= myid <= 255:
-            errors.append(PillarError(_key(*key_parts, "myid"), f"must be an integer 1..255, not {myid!r}"))
+        elif not is_int(myid) or not 1 <= myid <= 255:
+            v.error(v.key(*key_parts, "myid"), f"must be an integer 1..255, not {myid!r}")
             myid_ok = False
         if "address" not in entry:
-            errors.append(PillarError(_key(*key_parts, "address"), "is required (IPv4/IPv6 address or hostname)"))
+            v.error(v.key(*key_parts, "address"), "is required (IPv4/IPv6 address or hostname)")
             address = None
         else:
-            address = _normalize_address(errors, entry["address"], _key(*key_parts, "address"))
+            address = _normalize_address(v, entry["address"], v.key(*key_parts, "address"))
         ports = default_ports
         if "ports" in entry:
-            ports = _validate_ports_mapping(errors, entry["ports"], default_ports, (*key_parts, "ports"), False,
+            ports = _validate_ports_mapping(v, entry["ports"], default_ports, (*key_parts, "ports"), False,
                                             secure_bound)
         if not myid_ok or address is None or ports is None or None in ports.values():
             continue
@@ -435,11 +424,9 @@ def _validate_members(errors, value, default_ports, allow_single_member, secure_
     by_myid = {}
     for member in members:
         if member.myid in by_myid:
-            errors.append(
-                PillarError(
-                    _key(*base, member.minion_id, "myid"),
-                    f"myid {member.myid} is already used by {by_myid[member.myid].minion_id}",
-                )
+            v.error(
+                v.key(*base, member.minion_id, "myid"),
+                f"myid {member.myid} is already used by {by_myid[member.myid].minion_id}",
             )
         else:
             by_myid[member.myid] = member
@@ -459,60 +446,54 @@ def _validate_members(errors, value, default_ports, allow_single_member, secure_
                 if port == other
             ]
             if clashes:
-                errors.append(
-                    PillarError(
-                        _key(*base, member.minion_id, "address"),
-                        f"{member.address} is also {earlier.minion_id}'s address and the ports collide: "
-                        + ", ".join(clashes),
-                    )
+                v.error(
+                    v.key(*base, member.minion_id, "address"),
+                    f"{member.address} is also {earlier.minion_id}'s address and the ports collide: "
+                    + ", ".join(clashes),
                 )
 
     count = len(value)
     if count == 1 and not allow_single_member:
-        errors.append(
-            PillarError(
-                _key(*base),
-                "a single member has no fault tolerance: use 3 or 5 members, "
-                "or set zookeeper:allow_single_member: true (test beds only)",
-            )
+        v.error(
+            v.key(*base),
+            "a single member has no fault tolerance: use 3 or 5 members, "
+            "or set zookeeper:allow_single_member: true (test beds only)",
         )
     elif count % 2 == 0:
-        errors.append(
-            PillarError(
-                _key(*base),
-                f"{count} members: an even count tolerates no more failures than {count - 1} "
-                f"and needs a larger quorum; use {count - 1} or {count + 1}",
-            )
+        v.error(
+            v.key(*base),
+            f"{count} members: an even count tolerates no more failures than {count - 1} "
+            f"and needs a larger quorum; use {count - 1} or {count + 1}",
         )
     return tuple(sorted(members, key=lambda m: m.myid))
 
 
 def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
-    errors = []
+    v = Collector(PILLAR_ROOT)
     if zk_pillar is None:
         zk_pillar = {}
     if not isinstance(zk_pillar, dict):
-        raise PillarErrors([PillarError(PILLAR_ROOT, f"must be a mapping, not {type(zk_pillar).__name__}")])
-    _check_unknown_keys(errors, zk_pillar, list(DEFAULTS))
+        v.fail(f"must be a mapping, not {type(zk_pillar).__name__}")
+    _check_unknown_keys(v, zk_pillar, list(DEFAULTS))
     merged = {**DEFAULTS, **zk_pillar}
 
-    version = _validate_version(errors, merged["version"])
+    version = _validate_version(v, merged["version"])
     install = merged["install"]
     packages, package_classpath = (), ()
     if install not in INSTALL_METHODS:
-        errors.append(PillarError(_key("install"), f"must be one of {', '.join(INSTALL_METHODS)}, not {install!r}"))
+        v.error(v.key("install"), f"must be one of {', '.join(INSTALL_METHODS)}, not {install!r}")
         install = "archive"
     if install == "archive":
-        source, source_hash = _validate_source(errors, merged["source"], merged["source_hash"])
+        source, source_hash = _validate_source(v, merged["source"], merged["source_hash"])
     else:
         source = source_hash = None
-        packages = _validate_names(errors, merged["packages"], _key("packages"), _PACKAGE_RE, "Debian package names")
-        package_classpath = _validate_names(errors, merged["package_classpath"], _key("package_classpath"),
+        packages = _validate_names(v, merged["packages"], v.key("packages"), _PACKAGE_RE, "Debian package names")
+        package_classpath = _validate_names(v, merged["package_classpath"], v.key("package_classpath"),
                                             _JAR_PATH_RE, "absolute .jar paths")
 
     allow_single = merged["allow_single_member"]
     if not isinstance(allow_single, bool):
-        errors.append(PillarError(_key("allow_single_member"), f"must be true or false, not {allow_single!r}"))
+        v.error(v.key("allow_single_member"), f"must be true or false, not {allow_single!r}")
         allow_single = False
 
     ports_value = merged["ports"]
@@ -520,31 +501,30 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
         ports_value = {**DEFAULTS["ports"], **ports_value}
     tls_value = merged["tls"]
     secure_bound = isinstance(tls_value, dict) and tls_value.get("enabled") is True
-    default_ports = _validate_ports_mapping(errors, ports_value, DEFAULTS["ports"], ("ports",), True, secure_bound)
+    default_ports = _validate_ports_mapping(v, ports_value, DEFAULTS["ports"], ("ports",), True, secure_bound)
     members = ()
     if default_ports is not None and None not in default_ports.values():
-        members = _validate_members(errors, merged["members"], default_ports, allow_single, secure_bound)
+        members = _validate_members(v, merged["members"], default_ports, allow_single, secure_bound)
     else:
         # Still report member errors that do not depend on the ports.
-        _validate_members(errors, merged["members"], DEFAULTS["ports"], allow_single, secure_bound)
+        _validate_members(v, merged["members"], DEFAULTS["ports"], allow_single, secure_bound)
 
-    data_dir = _validate_path(errors, merged["data_dir"], _key("data_dir"))
-    data_log_dir = _validate_path(errors, merged["data_log_dir"], _key("data_log_dir"))
+    data_dir = _validate_path(v, merged["data_dir"], v.key("data_dir"))
+    data_log_dir = _validate_path(v, merged["data_log_dir"], v.key("data_log_dir"))
 
     heap_mb = merged["heap_mb"]
     if heap_mb is None:
         heap_mb = heap_mb_default if heap_mb_default is not None else FALLBACK_HEAP_MB
-    elif not _is_int(heap_mb) or heap_mb <= 0:
-        errors.append(PillarError(_key("heap_mb"), f"must be a positive integer (MiB) or null, not {heap_mb!r}"))
+    elif not is_int(heap_mb) or heap_mb <= 0:
+        v.error(v.key("heap_mb"), f"must be a positive integer (MiB) or null, not {heap_mb!r}")
 
-    four_letter_words = _validate_four_letter_words(errors, merged["four_letter_words"])
+    four_letter_words = _validate_four_letter_words(v, merged["four_letter_words"])
     sasl_value = merged["sasl"]
-    super_password, quorum_password, users = _validate_sasl(errors, sasl_value)
-    config = _validate_config(errors, merged["config"])
-    tls = _validate_tls(errors, merged["tls"])
+    super_password, quorum_password, users = _validate_sasl(v, sasl_value)
+    config = _validate_config(v, merged["config"])
+    tls = _validate_tls(v, merged["tls"])
 
-    if errors:
-        raise PillarErrors(errors)
+    v.raise_errors()
     return EnsembleModel(
         version=version,
         source=source,

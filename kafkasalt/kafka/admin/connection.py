@@ -9,6 +9,7 @@ import dataclasses
 import logging
 
 from kafkasalt.common.polling import wait_until
+from kafkasalt.common.validation import is_int
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,8 @@ for _logger_name in ("kafka.admin.client", "kafka.protocol.parser", "kafka.net.c
     logging.getLogger(_logger_name).addFilter(_REDACT_FILTER)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _require_int(argument, value, minimum=None):
-    if not _is_int(value):
+    if not is_int(value):
         raise KafkaInputError(argument, f"must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise KafkaInputError(argument, f"must be >= {minimum}, got {value}")
