@@ -179,13 +179,24 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
     return saltglue.fail(__context__, f"cluster not healthy after {timeout}s", health=last)
 
 
+def _zookeeper_health(opts, members):
+    """The ensemble's verdict as the first member that answers sees it."""
+    replies = saltglue.cmd(opts, members, "zookeeper_ensemble.health", tgt_type="list", timeout=15)
+    for member in members:
+        reply = replies.get(member)
+        if isinstance(reply, dict) and "verdict" in reply:
+            return reply
+    return {"verdict": "unknown", "reasons": [f"no ZooKeeper member answered: {sorted(replies)}"]}
+
+
 class _RollDriver:
     """What the step engine asks of the cluster during a broker roll, done through the minions."""
 
-    def __init__(self, opts, model):
+    def __init__(self, opts, model, ensemble=None):
         self.opts = opts
         self.hosts = [b.minion_id for b in model.brokers]
         self.broker_of = {b.minion_id: b.broker_id for b in model.brokers}
+        self.zk_members = list(ensemble.minion_ids) if ensemble is not None else []
 
     def observe(self, step, phase):
         # Ask from another host when possible: the restarting broker's own host may be busy.
@@ -196,6 +207,8 @@ class _RollDriver:
         replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
         view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
                              for h in self.hosts}
+        if self.zk_members and phase in ("before", "final"):
+            view["zookeeper"] = _zookeeper_health(self.opts, self.zk_members)
         return view
 
     def act(self, step):
@@ -242,7 +255,7 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
     from kafkasalt.kafka import roll
 
     try:
-        model, _ = _load(tgt, tgt_type)
+        model, ensemble = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     hosts = [b.minion_id for b in model.brokers]
@@ -279,7 +292,7 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
                 "comment": "would restart " + " then ".join("+".join(step["brokers"]) for step in summary)}
     timing = steps.Timing(gate_timeout=30, step_timeout=gates.BASE_START_TIMEOUT, poll_interval=1)
     try:
-        report = steps.run(plan, _RollDriver(__opts__, model), timing)
+        report = steps.run(plan, _RollDriver(__opts__, model, ensemble), timing)
     except steps.Halted as exc:
         done = [t for s in exc.report["steps"] for t in s["targets"]]
         return saltglue.fail(__context__, f"roll halted: {exc}", changes={"restarted": done},

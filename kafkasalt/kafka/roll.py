@@ -5,7 +5,8 @@ connection::
 
     {"topics": describe_topics() output, "min_isr": {topic: int}, "default_min_isr": int,
      "reassignments": [...], "registered": [broker ids], "controller": id,
-     "processes": {broker id: True | False | None}}   # optional: the host's own word
+     "processes": {broker id: True | False | None},   # optional: the host's own word
+     "zookeeper": zookeeper_ensemble.health verdict}   # optional, before a step and at the end
 
 The rules are those of :mod:`kafkasalt.ops.gates` (Strimzi's KafkaAvailability rule before a
 restart; registered, nothing offline, nothing under-replicated after it). ``processes`` lets the
@@ -114,9 +115,30 @@ def every_broker_registered(step, view):
     return [f"broker {b} is not registered" for b in missing]
 
 
-BEFORE_RESTART = (cluster_reachable, brokers_running, no_offline_partitions, min_isr_kept, no_reassignment)
+@gate("zookeeper_quorum")
+def zookeeper_quorum(step, view):
+    """The ZooKeeper ensemble the brokers use holds a quorum (a broker cannot register without)."""
+    zk = view.get("zookeeper")
+    if zk is None or zk.get("quorum_held", zk.get("verdict") == "healthy"):
+        return []
+    return [f"ZooKeeper has no quorum: {'; '.join(zk.get('reasons') or [zk.get('verdict', 'unknown')])}"]
+
+
+@gate("zookeeper_members_serving")
+def zookeeper_members_serving(step, view):
+    """Every ZooKeeper member serves (the end-of-change verdict: nothing may be left down)."""
+    zk = view.get("zookeeper")
+    if zk is None:
+        return []
+    if zk.get("verdict") == "unknown":
+        return [f"ZooKeeper health unknown: {'; '.join(zk.get('reasons') or [])}"]
+    return [f"ZooKeeper member {member} is down" for member in zk.get("down") or []]
+
+
+BEFORE_RESTART = (cluster_reachable, brokers_running, zookeeper_quorum, no_offline_partitions, min_isr_kept,
+                  no_reassignment)
 AFTER_RESTART = (others_running, broker_registered, brokers_running, no_offline_partitions, no_under_replicated)
-FINAL = (every_broker_registered, brokers_running, no_offline_partitions)
+FINAL = (every_broker_registered, brokers_running, no_offline_partitions, zookeeper_members_serving)
 
 
 def plan_roll(pending: dict, hosts: dict, controller, racks: dict | None = None, topics: dict | None = None,

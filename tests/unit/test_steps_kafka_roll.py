@@ -157,9 +157,10 @@ def test_plan_summary_keeps_the_runner_shape_and_names_the_controller():
         {"brokers": ["kafka3"], "reasons": {"kafka3": "changed: /etc/kafka/server.properties (active controller: last)"}},
     ]
     shown = steps.preview(plan)
-    assert shown["steps"][0]["before"] == ["cluster_reachable", "brokers_running", "no_offline_partitions",
-                                           "min_isr_kept", "no_reassignment"]
-    assert shown["final"] == ["every_broker_registered", "brokers_running", "no_offline_partitions"]
+    assert shown["steps"][0]["before"] == ["cluster_reachable", "brokers_running", "zookeeper_quorum",
+                                           "no_offline_partitions", "min_isr_kept", "no_reassignment"]
+    assert shown["final"] == ["every_broker_registered", "brokers_running", "no_offline_partitions",
+                              "zookeeper_members_serving"]
     assert shown["described"][1].startswith("2. restart kafka3: ")
 
 
@@ -277,3 +278,43 @@ def test_batch_min_isr_rule_counts_every_broker_of_the_batch():
     step = steps.Step("restart", ("kafka1", "kafka2"), "x", params={"broker_ids": (1, 2)})
     reasons = roll.min_isr_kept.reasons(step, sim.view())
     assert reasons and "below min.insync.replicas" in reasons[0]
+
+
+class WithZookeeper(SimDriver):
+    """Adds the ensemble's verdict to the view, as the runner does before a step and at the end."""
+
+    def __init__(self, sim, hosts, zk, **kwargs):
+        super().__init__(sim, hosts, **kwargs)
+        self.zk = zk
+
+    def observe(self, step, phase):
+        view = super().observe(step, phase)
+        if phase in ("before", "final"):
+            view["zookeeper"] = dict(self.zk)
+        return view
+
+
+def test_a_zookeeper_member_stopped_during_the_roll_fails_the_final_verdict_with_its_name():
+    sim = SimKafka(controller=3)
+    zk = {"verdict": "healthy", "quorum_held": True, "down": [], "reasons": []}
+
+    def stop_member(driver, step):
+        if step.targets == ("kafka3",):
+            zk.update(verdict="degraded", down=["zk2"], reasons=["zk2 is down: no status collected"])
+
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), WithZookeeper(sim, HOSTS, zk, on_act=stop_member))
+    assert halted.value.step == "final"
+    assert "ZooKeeper member zk2 is down" in str(halted.value)
+    assert len(halted.value.report["steps"]) == 3
+
+
+def test_no_broker_restarts_while_zookeeper_has_no_quorum():
+    sim = SimKafka()
+    zk = {"verdict": "down", "quorum_held": False, "down": ["zk1", "zk2"],
+          "reasons": ["quorum lost: 1 of 3 members serving, 2 needed"]}
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1), HOSTS, controller=3), WithZookeeper(sim, HOSTS, zk))
+    assert "zookeeper_quorum" in halted.value.gates
+    assert "ZooKeeper has no quorum: quorum lost" in str(halted.value)
+    assert sim.actions == []
