@@ -15,18 +15,11 @@ import fcntl
 import os
 import re
 
+from kafkasalt.common.files import write_private
 from kafkasalt.security import pki
 
 RENEW_BEFORE_DAYS = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-def _write_private(path, text):
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _read(path):
@@ -60,8 +53,8 @@ class PkiStore:
         if key and cert:
             return key, cert
         key, cert = pki.create_ca(f"{self.cluster_name} Kafka cluster CA")
-        _write_private(key_path, key)
-        _write_private(cert_path, cert)
+        write_private(key_path, key)
+        write_private(cert_path, cert)
         return key, cert
 
     def ca(self):
@@ -96,6 +89,6 @@ class PkiStore:
             if reason:
                 key, cert = pki.issue_cert(ca_key, ca_cert, name, dns_names=dns_names,
                                            ip_addresses=ip_addresses, server=server, client=client)
-                _write_private(key_path, key)
-                _write_private(cert_path, cert)
+                write_private(key_path, key)
+                write_private(cert_path, cert)
             return key, cert, reason
