@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "kafka"
 
-DEFAULT_EXPECTED_PARTITIONS = 1000
-
-
 def __virtual__():
     if _CORE_IMPORT_ERROR is not None:
         return (
@@ -55,10 +52,10 @@ def _pillar_expected_partitions():
     # to callers outside templates unless unmask=True, which Salt 3006 does not know.
     value = (__pillar__.get("kafka") or {}).get("expected_partitions")
     if value is None:
-        return DEFAULT_EXPECTED_PARTITIONS
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return _broker.DEFAULTS["expected_partitions"]
+    problem = _sizing.expected_partitions_problem(value)
+    if problem is None:
         return value
-    problem = f"expected an integer >= 0, got {value!r}"
     raise SaltInvocationError(str(PillarError("kafka:expected_partitions", problem)))
 
 

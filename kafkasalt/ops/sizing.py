@@ -96,6 +96,22 @@ PARTITION_HEADROOM = 2
 MAX_MAP_COUNT_FLOOR = 262144
 NOFILE_FLOOR = 128000
 CONNECTION_FDS = 10000  # client and replica sockets, jars, the JVM itself
+NR_OPEN_DEFAULT = 1048576  # fs.nr_open: the kernel refuses a larger nofile limit unless raised first
+# The most partition replicas one broker may be sized for: beyond it the sized nofile exceeds
+# fs.nr_open and the service would not start.
+MAX_EXPECTED_PARTITIONS = (NR_OPEN_DEFAULT - CONNECTION_FDS) // (
+    SEGMENTS_PER_PARTITION * FILES_PER_SEGMENT * PARTITION_HEADROOM)
+
+
+def expected_partitions_problem(value):
+    """Why ``value`` cannot be ``kafka:expected_partitions`` (``None`` when it can): the one rule
+    the pillar validator and the execution module share."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"expected an integer from 1 to {MAX_EXPECTED_PARTITIONS}, got {value!r}"
+    if not 1 <= value <= MAX_EXPECTED_PARTITIONS:
+        return (f"must be from 1 to {MAX_EXPECTED_PARTITIONS} (more partition replicas per broker would "
+                f"need a nofile limit above the kernel's fs.nr_open {NR_OPEN_DEFAULT}), got {value}")
+    return None
 
 # Network.
 THROTTLE_LINK_PERCENT = 30

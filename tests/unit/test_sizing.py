@@ -327,3 +327,15 @@ def test_bad_arguments_name_the_argument(kwargs, named):
     with pytest.raises(ValueError) as error:
         sizing.recommend(**arguments)
     assert str(error.value).startswith(named)
+
+
+def test_expected_partitions_has_one_rule_with_a_kernel_bound():
+    _s = sizing
+    assert _s.expected_partitions_problem(1000) is None
+    assert _s.expected_partitions_problem(_s.MAX_EXPECTED_PARTITIONS) is None
+    assert "fs.nr_open" in _s.expected_partitions_problem(_s.MAX_EXPECTED_PARTITIONS + 1)
+    assert "from 1 to" in _s.expected_partitions_problem(0)
+    assert "got True" in _s.expected_partitions_problem(True)
+    # The bound is where the sized nofile limit reaches the kernel's default fs.nr_open.
+    sized = _s.recommend(shape("vm-1disk"), expected_partitions=_s.MAX_EXPECTED_PARTITIONS)["nofile"]["value"]
+    assert sized <= _s.NR_OPEN_DEFAULT
