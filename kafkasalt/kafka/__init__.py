@@ -7,6 +7,8 @@ client (:mod:`kafkasalt.kafka.admin`). Pure Python: no Salt; only the admin clie
 :mod:`.model`          install layout, pillar ``DEFAULTS``, :class:`~.model.ClusterModel`
 :mod:`.validate`       the ``kafka:`` pillar checks that build the model
 :mod:`.render`         server.properties, JAAS, client config, service units, log4j, JMX exporter
+:mod:`.hostplan`       one broker host: heap, log.dirs, threads, files, service unit
+:mod:`.roll`           the broker roll as gated engine steps
 :mod:`.dynamic_config` Kafka 3.9's dynamic update modes and the restart/live change plan
 :mod:`.zk_users`       SCRAM users written straight into ZooKeeper
 :mod:`.reassign`       new replica lists for a replication-factor change

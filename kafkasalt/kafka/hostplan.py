@@ -1,7 +1,7 @@
 """One broker host, settled once: everything a host needs, decided in one place.
 
 :class:`BrokerHostPlan` takes the validated cluster model, the host's sizing recommendations
-(:func:`kafkasalt.sizing.recommend`, pillar overrides already applied) and its service manager,
+(:func:`kafkasalt.ops.sizing.recommend`, pillar overrides already applied) and its service manager,
 and settles the heap, ``log.dirs``, thread counts, the file limit, the JMX agent, the files the
 host carries (path, mode, owner, secret or not, whether a change needs a restart) and the
 service unit. The execution module's ``host_plan``, ``render``, ``effective_config`` and

@@ -15,6 +15,7 @@ safe (ensemble health, roll order, membership changes) lives here so it can be u
 :mod:`.roll`           the ensemble roll and the TLS switch phases as gated engine steps
 :mod:`.membership_rules`  which membership changes are safe, and their steps on paper
 :mod:`.membership`     what runs now, the plan from it, and the gated execution
+:mod:`.hostplan`       one member's host: paths, files (and which need a restart), service unit
 :mod:`.client`         four-letter words and SASL/TLS kazoo sessions
 =====================  =============================================================
 

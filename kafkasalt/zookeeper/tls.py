@@ -16,10 +16,10 @@ def quorum_tls_phases(deployed: dict, model: EnsembleModel) -> list:
 
     ``deployed`` is ``{minion_id: {"ssl_quorum": bool, "port_unification": bool} | None}`` read
     from the members' zoo.cfg files (None: not deployed yet). Returns the transitions still to
-    roll, each ``{"ssl_quorum": bool}`` for :func:`kafkasalt.zookeeper.render.render_zoo_cfg`; ``[]`` when none is needed
-    (bare hosts, nothing to switch, or only the final roll left). A half-done switch resumes at
-    the phase it reached. Switching quorum TLS off is refused: the brokers would lose their TLS
-    ZooKeeper port before they moved off it.
+    roll, each ``{"ssl_quorum": bool}`` for :func:`kafkasalt.zookeeper.render.render_zoo_cfg`;
+    ``[]`` when none is needed (bare hosts, nothing to switch, or only the final roll left). A
+    half-done switch resumes at the phase it reached. Switching quorum TLS off is refused: the
+    brokers would lose their TLS ZooKeeper port before they moved off it.
     """
     wanted = model.tls.enabled
     running = {mid: d for mid, d in deployed.items() if isinstance(d, dict) and model.is_member(mid)}
