@@ -1191,9 +1191,10 @@ def process_running():
 
 def ever_started():
     """
-    Whether a broker ever ran on this host: a broker writes ``meta.properties`` into each of its
-    log directories on its first start. Hosts where none did hold no data, so the deploy may
-    start them all at once.
+    Whether a broker ever ran on this host (a broker writes ``meta.properties`` into each of its
+    log directories on its first start) and whether it runs now. The deploy converges all
+    brokers at once when none ever ran (nothing to lose) or when all run (the state never
+    restarts a running broker); otherwise one at a time.
 
     CLI Example:
 
@@ -1202,4 +1203,5 @@ def ever_started():
         salt 'kafka*' kafka.ever_started
     """
     found = [d for d in host_plan()["log_dirs"] if os.path.exists(os.path.join(d, "meta.properties"))]
-    return {"ever_started": bool(found), "log_dirs_with_data": found}
+    running = _service.Service(_broker.SERVICE_NAME, _service_manager()).main_pid() is not None
+    return {"ever_started": bool(found), "running": running, "log_dirs_with_data": found}

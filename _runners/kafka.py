@@ -80,22 +80,37 @@ def plan(tgt="*", tgt_type="glob"):
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     order = [b.minion_id for b in sorted(model.brokers, key=lambda b: b.broker_id)]
-    first_start = _first_start(order)
+    converge = _converge_mode(order)
     comment = f"pillar valid: brokers {order}"
-    if first_start:
+    if converge == "first_start":
         comment += " (bare hosts: first start of every broker at once)"
+    elif converge == "all_running":
+        comment += " (every broker runs: files converged on all at once, restarts rolled one at a time)"
     return {"result": True, "changes": {}, "comment": comment, "brokers": order,
             "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
-            "zookeeper_members": ensemble.minion_ids, "first_start": first_start}
+            "zookeeper_members": ensemble.minion_ids, "converge": converge,
+            "first_start": converge == "first_start"}
 
 
-def _first_start(hosts):
-    """True only when every broker host answers that no broker ever ran there: then there is no
-    data to lose and no partition to keep available, and all brokers may start at once (as
-    Strimzi creates all pods at once). Any doubt (a host that does not answer) keeps the
-    one-at-a-time start; every later change is one broker at a time anyway."""
+def _converge_mode(hosts):
+    """How the deploy may apply the broker state:
+
+    ``first_start``: every host answers that no broker ever ran there, so there is no data to
+    lose and no partition to keep available: all start at once (as Strimzi creates all pods at
+    once). ``all_running``: every broker runs; the state never restarts a running broker (static
+    changes are rolled by the gated roll), so applying it everywhere at once starts nothing.
+    ``serial``: anything else (a broker to start beside running ones, a host that does not
+    answer): one broker at a time, each registered before the next starts.
+    """
     replies = saltglue.cmd(__opts__, hosts, "kafka.ever_started", tgt_type="list", timeout=30)
-    return all(isinstance(replies.get(h), dict) and replies[h].get("ever_started") is False for h in hosts)
+    answers = [replies.get(h) for h in hosts]
+    if not all(isinstance(a, dict) for a in answers):
+        return "serial"
+    if all(a.get("ever_started") is False and not a.get("running") for a in answers):
+        return "first_start"
+    if all(a.get("running") is True for a in answers):
+        return "all_running"
+    return "serial"
 
 
 def _ask(minions, function, *args, timeout=60):

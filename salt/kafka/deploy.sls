@@ -1,9 +1,9 @@
 # salt-run state.orchestrate kafka.deploy
 # Bare hosts to a running, secure cluster: validate everything on the master first (a bad pillar
-# changes nothing), ZooKeeper ensemble, SCRAM bootstrap, then the brokers: on bare hosts (no
-# broker ever ran, nothing to lose) all at once, otherwise one at a time, each registered before
-# the next starts; then a cluster check, pending restarts rolled safely through the step engine,
-# and the pillar's topics, users and ACLs.
+# changes nothing), ZooKeeper ensemble, SCRAM bootstrap, then the brokers: all at once on bare
+# hosts (nothing to lose) or when every broker runs (the state never restarts one), otherwise one
+# at a time, each registered before the next starts; then a cluster check, pending restarts
+# rolled safely through the step engine, and the pillar's topics, users and ACLs.
 {%- set kafka_plan = salt['saltutil.runner']('kafka.plan') %}
 {%- if not kafka_plan.get('result') %}
 kafka-pillar-invalid:
@@ -22,11 +22,12 @@ kafka-bootstrap:
     - require:
       - zookeeper-roll
 {%- set chain = namespace(previous='kafka-bootstrap') %}
-{%- if kafka_plan.first_start %}
+{%- if kafka_plan.converge in ('first_start', 'all_running') %}
 
-{#- Bare hosts: no broker ever ran, so nothing can be lost; start them all at once, then
-    check each registers. Every later change goes one broker at a time (below). #}
-kafka-brokers-first-start:
+{#- Bare hosts (no broker ever ran: nothing to lose), or every broker running (the state
+    never restarts one): one state run converges them all, then each must be registered.
+    Starting a broker beside running ones goes one at a time (below). #}
+kafka-brokers:
   salt.state:
     - tgt: {{ kafka_plan.brokers | join(',') }}
     - tgt_type: list
@@ -34,7 +35,7 @@ kafka-brokers-first-start:
     - failhard: True
     - require:
       - kafka-bootstrap
-{%- set chain.previous = 'kafka-brokers-first-start' %}
+{%- set chain.previous = 'kafka-brokers' %}
 {%- for minion in kafka_plan.brokers %}
 
 kafka-broker-{{ minion }}-registered:
@@ -44,6 +45,10 @@ kafka-broker-{{ minion }}-registered:
     - failhard: True
     - require:
       - {{ chain.previous }}
+{%- if kafka_plan.converge == 'all_running' %}
+    - onchanges:
+      - kafka-brokers
+{%- endif %}
 {%- set chain.previous = 'kafka-broker-' ~ minion ~ '-registered' %}
 {%- endfor %}
 {%- else %}

@@ -58,7 +58,7 @@ def test_bad_pillar_is_refused_before_any_host_changes(lab, orchestrate, pillar_
 def test_test_mode_on_bare_hosts_reports_changes_and_starts_nothing(lab, orchestrate):
     run = orchestrate("kafka.deploy", "test=True")
     # Bare hosts: every broker is started at once by one state run targeting all of them.
-    step = run.steps["kafka-brokers-first-start"]
+    step = run.steps["kafka-brokers"]
     for host in BROKERS:
         would = {v["__id__"] for v in step["changes"]["ret"][host].values() if v["result"] is None}
         assert {"kafka-server.properties", "kafka-release", "kafka-service"} <= would, sorted(would)
@@ -78,9 +78,9 @@ def test_deploy_starts_bare_brokers_at_once_and_verifies_each_and_the_cluster(co
     # No broker ever ran on these hosts, so nothing can be lost: one state run starts them all,
     # then each must register. Every later change goes one broker at a time (test_40).
     order = [k for k in cold_deploy.steps if k.startswith("kafka-broker")]
-    assert order == ["kafka-brokers-first-start", "kafka-broker-kafka1-registered",
+    assert order == ["kafka-brokers", "kafka-broker-kafka1-registered",
                      "kafka-broker-kafka2-registered", "kafka-broker-kafka3-registered"]
-    assert sorted(cold_deploy.steps["kafka-brokers-first-start"]["changes"]["ret"]) == list(BROKERS)
+    assert sorted(cold_deploy.steps["kafka-brokers"]["changes"]["ret"]) == list(BROKERS)
     health = lab.salt_json("kafka2", "kafka.health")["kafka2"]
     assert health["verdict"] == "healthy", health
     assert sorted(b["id"] for b in health["brokers"]) == [1, 2, 3]
