@@ -66,6 +66,6 @@ def running(name, manager="systemd"):
     except service.ServiceError as exc:
         ret.update(result=False, comment=str(exc), changes={k: v for k, v in planned.items() if k == "registered"})
         return ret
-    planned["pid"] = svc.main_pid()
-    ret.update(changes=planned, comment=f"{name} started")
+    # The pid goes to the comment: changes are what test=True announced, nothing more.
+    ret.update(changes=planned, comment=f"{name} started (pid {svc.main_pid()})")
     return ret

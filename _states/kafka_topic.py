@@ -97,6 +97,7 @@ def present(name, partitions, replication_factor=None, config=None, manage_confi
     if __opts__["test"]:
         ret.update(result=None, changes=changes, comment=f"topic {name} would be updated")
         return ret
+    reassigned = []
     try:
         if "partitions" in changes:
             __salt__["kafka.add_partitions"](name, partitions)
@@ -118,11 +119,16 @@ def present(name, partitions, replication_factor=None, config=None, manage_confi
                         f"(pending {status.get('pending')}); re-run to verify and clear the throttle"))
                     return ret
                 time.sleep(1)
-            changes["replication_factor"]["reassigned"] = sorted(plan)
+            # In the comment, not in changes: test=True cannot know the moves (planned after any
+            # new partitions exist), and a real run reports exactly what test=True announced.
+            reassigned = sorted(plan)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, changes=changes, comment=str(exc))
         return ret
-    ret.update(changes=changes, comment=f"topic {name} updated")
+    comment = f"topic {name} updated"
+    if reassigned:
+        comment += f"; partitions reassigned: {', '.join(reassigned)}"
+    ret.update(changes=changes, comment=comment)
     return ret
 
 
