@@ -15,6 +15,7 @@ try:
     from kafkasalt.kafka import render as _broker_render
     from kafkasalt.kafka import hostplan as _hostplan
     from kafkasalt.common import cache as _cache
+    from kafkasalt.common import files as _files
     from kafkasalt.ops import hardware as _hardware
     from kafkasalt.ops import service as _service
     from kafkasalt.ops import sizing as _sizing
@@ -101,7 +102,7 @@ def _role():
 
 def _cached(name, build):
     """``build()`` once per Salt job (see :mod:`kafkasalt.common.cache`)."""
-    key = _cache.pillar_key(__pillar__, ("kafka", "zookeeper", "kafka_host", "kafka_tls"))
+    key = _cache.digest(__pillar__, ("kafka", "zookeeper", "kafka_host", "kafka_tls"))
     return _cache.per_job(__context__, "kafkasalt.kafka", key, name, build)
 
 
@@ -361,10 +362,7 @@ def _private_file(name, text):
                 return path
     except FileNotFoundError:
         pass
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(path + ".tmp", path)
+    _files.write_private(path, text)
     return path
 
 
@@ -987,17 +985,12 @@ def write_client_properties(path, username, password_pillar, owner="root", dry_r
         changed.append(file_path)
         if dry_run:
             continue
-        os.makedirs(os.path.dirname(file_path), exist_ok=True)
-        fd = os.open(file_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
         try:
             entry = pwd.getpwnam(owner)
         except KeyError:
-            os.unlink(file_path + ".tmp")
             raise SaltInvocationError(f"owner: no such user {owner!r}") from None
-        os.chown(file_path + ".tmp", entry.pw_uid, entry.pw_gid)
-        os.replace(file_path + ".tmp", file_path)
+        os.makedirs(os.path.dirname(file_path), exist_ok=True)
+        _files.write_private(file_path, text, 0o600, owner=(entry.pw_uid, entry.pw_gid))
     return {"changed": changed}
 
 
@@ -1026,11 +1019,7 @@ def _read_properties(path):
 
 
 def _write_properties(path, props):
-    text = "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(path + ".tmp", path)
+    _files.write_private(path, "".join(f"{k}={v}\n" for k, v in sorted(props.items())), 0o640)
 
 
 def snapshot_started_config():

@@ -41,7 +41,7 @@ def __virtual__():
 
 def _model():
     """The ensemble model with this host's sized heap, built once per Salt job."""
-    key = cache.pillar_key(__pillar__, ("zookeeper", "kafka_host"))
+    key = cache.digest(__pillar__, ("zookeeper", "kafka_host"))
     return cache.per_job(__context__, "kafkasalt.zookeeper", key, "model", _build_model)
 
 

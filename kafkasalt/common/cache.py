@@ -12,7 +12,7 @@ import hashlib
 import json
 
 
-def pillar_key(pillar: dict, sections) -> str:
+def digest(pillar: dict, sections) -> str:
     """A digest of the pillar ``sections`` an object is built from (secrets only feed the hash)."""
     data = {name: pillar.get(name) for name in sections}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

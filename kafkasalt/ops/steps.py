@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from kafkasalt.common.polling import wait_until
+
 MAX_REPLANS = 2
 REPLAN = "replan"
 
@@ -190,17 +192,18 @@ def preview(plan: Plan) -> dict:
 
 
 def _poll(driver, gates, step, phase, timeout, timing, clock, sleep):
-    """Observe and check ``gates`` until they hold or ``timeout`` runs out: ``(view, failures)``."""
-    deadline = clock() + timeout
+    """Observe and check ``gates`` until they hold, a fatal one fails, or ``timeout`` runs out:
+    ``(view, failures)``."""
     fatal = {g.name for g in gates if g.fatal}
-    while True:
-        view = driver.observe(step, phase)
-        failures = failed(gates, step, view)
-        if not failures:
-            return view, []
-        if clock() >= deadline or any(name in fatal for name, _ in failures):
-            return view, failures
-        sleep(timing.poll_interval)
+    last = {}
+
+    def settled():
+        last["view"] = driver.observe(step, phase)
+        last["failures"] = failed(gates, step, last["view"])
+        return not last["failures"] or any(name in fatal for name, _ in last["failures"])
+
+    wait_until(settled, timeout, timing.poll_interval, clock=clock, sleep=sleep)
+    return last["view"], last["failures"]
 
 
 def _reasons_text(failures) -> str:

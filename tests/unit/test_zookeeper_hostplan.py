@@ -51,8 +51,8 @@ def test_per_job_cache_builds_once_and_rebuilds_when_the_pillar_changes():
         return object()
 
     pillar = {"kafka": {"version": "3.9.2"}}
-    key = cache.pillar_key(pillar, ("kafka",))
+    key = cache.digest(pillar, ("kafka",))
     first = cache.per_job(context, "slot", key, "model", build)
     assert cache.per_job(context, "slot", key, "model", build) is first and len(builds) == 1
-    changed = cache.pillar_key({"kafka": {"version": "3.9.1"}}, ("kafka",))
+    changed = cache.digest({"kafka": {"version": "3.9.1"}}, ("kafka",))
     assert cache.per_job(context, "slot", changed, "model", build) is not first and len(builds) == 2
