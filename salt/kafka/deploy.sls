@@ -4,7 +4,7 @@
 # hosts (nothing to lose) or when every broker runs (the state never restarts one), otherwise one
 # at a time, each registered before the next starts; then a cluster check, pending restarts
 # rolled safely through the step engine, and the pillar's topics, users and ACLs.
-{%- set kafka_plan = salt['saltutil.runner']('kafka.plan') %}
+{%- set kafka_plan = salt['kafka_orchestrate.runner']('kafka.plan') %}
 {%- if not kafka_plan.get('result') %}
 kafka-pillar-invalid:
   test.fail_without_changes:

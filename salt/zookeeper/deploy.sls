@@ -2,7 +2,7 @@
 # Validate on the master, carry out a membership change step by step when pillar adds or
 # removes members, converge every member (never restarting), wait for quorum, secure the root
 # znode, then roll pending restarts one member at a time: followers first, leader last.
-{%- set plan = salt['saltutil.runner']('zookeeper_ensemble.plan') %}
+{%- set plan = salt['kafka_orchestrate.runner']('zookeeper_ensemble.plan') %}
 {%- if not plan.get('result') %}
 zookeeper-pillar-invalid:
   test.fail_without_changes:
