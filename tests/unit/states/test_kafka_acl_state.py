@@ -4,22 +4,12 @@ import pytest
 
 from _states import kafka_acl
 from kafkasalt.security import acl
-from tests.unit.states.state_fakes import FakeCluster, converge
+from tests.unit.states.state_fakes import converge
 
 APP = "User:orders-app"
 PRODUCER = {"role": "producer", "principal": APP, "topic": "orders"}
 AUDIT_READ = {"resource_type": "TOPIC", "resource_name": "audit", "pattern_type": "LITERAL", "principal": APP,
               "host": "*", "operation": "READ", "permission": "ALLOW"}
-
-
-@pytest.fixture
-def cluster():
-    return FakeCluster()
-
-
-@pytest.fixture
-def opts():
-    return {"test": False}
 
 
 @pytest.fixture

@@ -19,11 +19,6 @@ def cluster():
 
 
 @pytest.fixture
-def opts():
-    return {"test": False}
-
-
-@pytest.fixture
 def configure_loader_modules(cluster, opts):
     salt = cluster.salt_functions()
     states = {"kafka_user.present": kafka_user.present, "kafka_topic.present": kafka_topic.present,

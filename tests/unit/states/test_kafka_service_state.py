@@ -5,17 +5,7 @@ import types
 import pytest
 
 from _states import kafka_service
-from tests.unit.states.state_fakes import FakeCluster, FakeService, converge
-
-
-@pytest.fixture
-def cluster():
-    return FakeCluster()
-
-
-@pytest.fixture
-def opts():
-    return {"test": False}
+from tests.unit.states.state_fakes import FakeService, converge
 
 
 @pytest.fixture

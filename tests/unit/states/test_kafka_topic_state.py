@@ -3,17 +3,7 @@
 import pytest
 
 from _states import kafka_topic
-from tests.unit.states.state_fakes import FakeCluster, converge
-
-
-@pytest.fixture
-def cluster():
-    return FakeCluster()
-
-
-@pytest.fixture
-def opts():
-    return {"test": False}
+from tests.unit.states.state_fakes import converge
 
 
 @pytest.fixture

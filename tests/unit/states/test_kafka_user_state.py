@@ -18,11 +18,6 @@ def cluster():
 
 
 @pytest.fixture
-def opts():
-    return {"test": False}
-
-
-@pytest.fixture
 def configure_loader_modules(cluster, opts):
     return {kafka_user: {"__salt__": cluster.salt_functions(), "__opts__": opts}}
 

@@ -6,17 +6,7 @@ import pytest
 from salt.exceptions import CommandExecutionError
 
 from _states import zookeeper_znode
-from tests.unit.states.state_fakes import FakeCluster, converge
-
-
-@pytest.fixture
-def cluster():
-    return FakeCluster()
-
-
-@pytest.fixture
-def opts():
-    return {"test": False}
+from tests.unit.states.state_fakes import converge
 
 
 @pytest.fixture
