@@ -204,6 +204,77 @@ class ZkWriter:
         return sorted(set(self.acked) - stored)
 
 
+class KafkaAudit:
+    """An idempotent acks=all producer writing numbered messages to ``topic`` every 20 ms while
+    a cluster change runs, and the audit afterwards: a consumer reads the topic back and every
+    acknowledged message must be there. ``summary()`` gives sent / acked / failed / lost and the
+    longest gap between two acknowledgements (the producer's stall)."""
+
+    def __init__(self, lab, topic, config):
+        self.lab, self.topic, self.config = lab, topic, config
+        self.acked, self.failed, self.ack_times = [], [], []
+        self.lost_messages = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(acks="all", enable_idempotence=True, retries=2**31 - 1, linger_ms=5,
+                                 delivery_timeout_ms=120000, max_block_ms=120000, **self.config)
+        n = 0
+        while not self._stop.is_set():
+            future = producer.send(self.topic, str(n).encode())
+            try:
+                future.get(timeout=120)
+                self.acked.append(n)
+                self.ack_times.append(time.monotonic())
+            except Exception as exc:  # counted: a message the cluster did not acknowledge
+                self.failed.append((n, repr(exc)))
+            n += 1
+            time.sleep(0.02)
+        producer.close()
+
+    def __enter__(self):
+        self._thread.start()
+        time.sleep(3)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(3)
+        self._stop.set()
+        self._thread.join(180)
+
+    @property
+    def longest_stall(self):
+        gaps = [b - a for a, b in zip(self.ack_times, self.ack_times[1:])]
+        return max(gaps, default=0.0)
+
+    def audit(self, group="audit"):
+        """Read the topic back from the start; returns the acknowledged messages that are missing."""
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(self.topic, group_id=f"{group}-{self.topic}", auto_offset_reset="earliest",
+                                 consumer_timeout_ms=20000, **self.config)
+        seen = {int(m.value) for m in consumer}
+        consumer.close()
+        self.lost_messages = sorted(set(self.acked) - seen)
+        return self.lost_messages
+
+    def summary(self):
+        if self.lost_messages is None:
+            self.audit()
+        return (f"messages sent {len(self.acked) + len(self.failed)}, acked {len(self.acked)}, "
+                f"failed {len(self.failed)}, lost {len(self.lost_messages)}, "
+                f"longest producer stall {self.longest_stall:.1f}s")
+
+    def assert_clean(self):
+        if self.lost_messages is None:
+            self.audit()
+        assert not self.lost_messages, f"acknowledged messages lost: {self.lost_messages[:10]}"
+        assert not self.failed, self.failed[:5]
+
+
 def leaked_secrets(lab, secrets):
     """Files of the master job cache, Salt and service logs and minion proc files that contain
     one of ``secrets`` or a private key (``[]`` when none does)."""
