@@ -21,8 +21,9 @@ balanced finish gives the ``q`` upper slots to the brokers already highest, so t
 otherwise. Replicas that break the rack rule (``F`` of them, after the drain) must move too; one can
 double as a balance move only where its broker is above its ceil, so with ``e(b) = max(0,
 count - ceil)`` and ``k(b)`` the over-full (partition, rack) pairs broker ``b`` sits in, moves >=
-``drained + sum(e) + max(0, F - sum(min(k(b), e(b))))``; the bound is the larger of the two. Every balanced layout needs at least that many moves; it ignores
-whether the moves can be found, which only makes it lower.
+``drained + sum(e) + max(0, F - sum(min(k(b), e(b))))``; the bound is the larger of the two.
+Every balanced layout needs at least that many moves; it ignores whether the moves can be found
+(racks can make it unreachable), which only makes it lower.
 
 Preferred leaders
 -----------------

@@ -64,7 +64,8 @@ def _broker_ids(argument, values):
 def normalize(current, brokers, racks=None, drain=(), sizes=None):
     """Check the planner's inputs and return a :class:`Cluster`. Raises :class:`PlanError`."""
     if not isinstance(current, dict):
-        raise PlanError("current", f"expected a mapping of (topic, partition) to replica lists, got {type(current).__name__}")
+        raise PlanError("current", "expected a mapping of (topic, partition) to replica lists, "
+                                   f"got {type(current).__name__}")
     keys = list(current)
     for key in keys:
         if type(key) is not tuple or len(key) != 2 or type(key[0]) is not str or type(key[1]) is not int:
@@ -80,7 +81,8 @@ def normalize(current, brokers, racks=None, drain=(), sizes=None):
         value = current[key]
         if type(value) is not tuple:
             if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-                raise PlanError("current", f"{partition_name(key)}: replicas must be a list of broker ids, got {value!r}")
+                raise PlanError("current", f"{partition_name(key)}: replicas must be a list of broker ids, "
+                                           f"got {value!r}")
             value = tuple(value)
         types.update(map(type, value))
         if len(set(value)) != len(value) or not value:
@@ -119,7 +121,8 @@ def normalize(current, brokers, racks=None, drain=(), sizes=None):
         name = partition_name(keys[widest])
         if drained:
             raise PlanError("drain", f"draining {', '.join(map(str, sorted(drained)))} leaves {len(targets)} "
-                                     f"broker{'s' if len(targets) != 1 else ''}, fewer than the {rf} replicas of {name}")
+                                     f"broker{'s' if len(targets) != 1 else ''}, "
+                                     f"fewer than the {rf} replicas of {name}")
         raise PlanError("brokers", f"{len(targets)} broker{'s' if len(targets) != 1 else ''} cannot hold "
                                    f"the {rf} replicas of {name}")
 
@@ -140,7 +143,8 @@ def normalize(current, brokers, racks=None, drain=(), sizes=None):
         missing = [b for b in targets if b not in rack_map]
         if missing:
             raise PlanError("racks", f"broker{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} "
-                                     f"{'have' if len(missing) > 1 else 'has'} no rack; give every broker a rack, or none")
+                                     f"{'have' if len(missing) > 1 else 'has'} no rack; "
+                                     "give every broker a rack, or none")
 
     size_list = None
     if sizes is not None:
@@ -237,7 +241,8 @@ def read_sizes(data, argument="sizes"):
         return result
     if isinstance(data, dict) and isinstance(data.get("partitions"), list):
         for index, entry in enumerate(data["partitions"]):
-            if not isinstance(entry, dict) or not isinstance(entry.get("topic"), str) or not _is_int(entry.get("partition")):
+            if (not isinstance(entry, dict) or not isinstance(entry.get("topic"), str)
+                    or not _is_int(entry.get("partition"))):
                 raise PlanError(argument, f"partitions[{index}]: expected topic, partition and size")
             result[(entry["topic"], entry["partition"])] = size_of(entry.get("size"), f"partitions[{index}]")
         return result
@@ -250,7 +255,8 @@ def read_sizes(data, argument="sizes"):
 
 def reassignment_json(moves):
     """``{(topic, partition): [replicas]}`` -> Kafka's reassignment JSON, sorted by topic and partition."""
-    return {"version": 1, "partitions": [{"topic": topic, "partition": partition, "replicas": list(moves[(topic, partition)])}
+    return {"version": 1, "partitions": [{"topic": topic, "partition": partition,
+                                          "replicas": list(moves[(topic, partition)])}
                                          for topic, partition in sorted(moves)]}
 
 
