@@ -1,13 +1,19 @@
 """Partition rebalance planner: minimal moves, balance, racks, drains, report and CLI."""
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from kafkasalt.rebalance import (PlanError, bounds, format_reassignment, plan, read_reassignment, read_sizes,
                                  reassignment_json, validate)
 from kafkasalt.rebalance.synthetic import kafka_cluster, sizes_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def racks_of(count, names="abc"):
@@ -230,3 +236,56 @@ def test_kafka_json_formats_round_trip():
     assert read_sizes(log_dirs) == {("my-topic", 0): 120}
     assert read_sizes({"partitions": [{"topic": "a", "partition": 1, "size": 5}]}) == {("a", 1): 5}
     assert read_sizes({"a-b-2": 7}) == {("a-b", 2): 7}
+
+
+# --- the CLI, through a real subprocess --------------------------------------------------------
+
+def run_cli(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "kafkasalt.rebalance", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_round_trip_lists_only_changes_and_applied_output_needs_nothing_more(tmp_path):
+    current = kafka_cluster(600, [1, 2, 3], rf=3, seed=13, racks={1: "a", 2: "b", 3: "c"})
+    (tmp_path / "current.json").write_text(json.dumps(reassignment_json(current)))
+    sizes = sizes_for(current, seed=13)
+    (tmp_path / "sizes.json").write_text(json.dumps({f"{t}-{p}": size for (t, p), size in sizes.items()}))
+    result = run_cli("--current", "current.json", "--brokers", "1-4", "--racks", "1=a,2=b,3=c,4=a",
+                     "--sizes", "sizes.json", "--throttle", "104857600", "--report", "report.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "replica moves (lower bound" in result.stderr and "MB to move" in result.stderr
+    proposed = read_reassignment(json.loads(result.stdout))
+    assert proposed and all(proposed[key] != current[key] for key in proposed)
+    assert all(4 in replicas for replicas in proposed.values())  # broker 4 only takes rack a's share
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["replica_moves"] == report["replica_moves_lower_bound"] == 300  # rack a: 600 over brokers 1 and 4
+    assert report["partitions_changed"] == len(proposed)
+    applied = {**current, **proposed}
+    (tmp_path / "applied.json").write_text(json.dumps(reassignment_json(applied)))
+    again = run_cli("--current", "applied.json", "--brokers", "1,2,3,4", "--racks", "1=a,2=b,3=c,4=a", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == {"version": 1, "partitions": []}
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--brokers", "1,2,3,4", "--racks", "1=a,2=b,3=c,9=a"], "--racks"),
+    (["--brokers", "1,2,3", "--drain", "3"], "--drain"),
+    (["--brokers", "1,2"], "--brokers"),
+    (["--brokers", "1,x"], "--brokers"),
+    (["--brokers", "1-4", "--throttle", "fast"], "--throttle"),
+    (["--current", "malformed.json", "--brokers", "1,2,3"], "--current"),
+    (["--current", "missing.json", "--brokers", "1,2,3"], "--current"),
+])
+def test_cli_errors_are_one_line_naming_the_argument_and_print_nothing(tmp_path, args, option):
+    current = {("t", i): [1 + i % 3, 1 + (i + 1) % 3, 1 + (i + 2) % 3] for i in range(30)}
+    (tmp_path / "current.json").write_text(json.dumps(reassignment_json(current)))
+    (tmp_path / "malformed.json").write_text('{"version": 1, "partitions": [')
+    if "--current" not in args:
+        args = ["--current", "current.json", *args]
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"error: {option}:" in lines[0], result.stderr
