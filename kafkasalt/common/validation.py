@@ -1,12 +1,51 @@
 """One way to validate a pillar: collect every problem with its full pillar key, then raise them
 all together, so a bad pillar reports everything at once and nothing is built from it."""
 
+import difflib
+import re
+
 from kafkasalt.common.errors import PillarError, PillarErrors
+
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def is_int(value):
     """An ``int`` that is not a ``bool`` (YAML's true/false would otherwise pass as 1/0)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def type_name(value):
+    """How a YAML reader would call ``value``'s type: ``null``, ``boolean``, ``list``, ``mapping``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def did_you_mean(name, known):
+    """`` (did you mean 'x'?)`` for a close match of ``name`` among ``known``, else ``''``."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def dns_name_problem(name):
+    """Why ``name`` is not a DNS name a certificate can carry (``None`` when it is): labels of
+    letters, digits and inner '-', at most 253 characters, one leading ``*.`` wildcard label
+    allowed below a domain of two labels or more. The rule the PKI and the pillar validator share."""
+    if not isinstance(name, str):
+        return f"expected a DNS name (a string), got {type_name(name)}"
+    lowered = name.strip().lower().rstrip(".")
+    labels = lowered.split(".")
+    if labels and labels[0] == "*" and len(labels) > 2:
+        labels = labels[1:]
+    if not lowered or len(lowered) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        return f"{name!r} is not a valid DNS name"
+    return None
 
 
 def pillar_key(root, *parts):

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from kafkasalt.kafka import model as kafka_model
+from kafkasalt.ops import host as host_model
 from kafkasalt.zookeeper import model as zk_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,6 +48,10 @@ def test_kafka_section_documents_every_key_with_its_default(example):
     _documented(example["kafka"], kafka_model.DEFAULTS, KAFKA_ILLUSTRATIONS)
 
 
+def test_kafka_host_section_documents_every_key_with_its_default(example):
+    _documented(example["kafka_host"], host_model.DEFAULTS, set())
+
+
 def test_zookeeper_section_documents_every_key_with_its_default(example):
     _documented(example["zookeeper"], zk_model.DEFAULTS, ZK_ILLUSTRATIONS)
     assert example["zookeeper"]["config"] == zk_model.TUNABLE_DEFAULTS
@@ -75,3 +80,4 @@ def test_the_example_validates(example):
     cluster = kafka_model.ClusterModel.from_pillar(_filled(example["kafka"]), zookeeper_model=zookeeper)
     assert [b.minion_id for b in cluster.brokers] == ["kafka1", "kafka2", "kafka3"]
     assert cluster.version == example["kafka"]["version"]
+    assert host_model.HostSettings.from_pillar(example) == host_model.HostSettings()
