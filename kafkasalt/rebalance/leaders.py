@@ -149,6 +149,42 @@ class _Flow:
                 return
 
 
+def hand_over_directly(lead, replicas, first, leads, brokers, low, high, order):
+    """The cheap part first, one hand-over at a time between brokers sharing a partition: from
+    above the band to below it (fixing both at once), then what is left above to any broker
+    with room, then what is left below from any broker with some to spare; in each, hand-overs
+    that cost nothing (the leader already changed) before those that cost one. The flow takes
+    whatever this leaves. ``leads`` (leaders per broker) is updated with ``lead``."""
+    over = {b for b in brokers if leads[b] > high}
+    under = {b for b in brokers if leads[b] < low}
+
+    def sweep(can_give, can_take, done):
+        for free in (True, False):
+            for p in order:
+                if done():
+                    return
+                giver = lead[p]
+                if not can_give(giver) or (first[p] != giver) != free:
+                    continue
+                taker = None
+                for broker in replicas[p]:
+                    if broker != giver and can_take(broker) and (
+                            taker is None or broker == first[p]
+                            or (taker != first[p] and leads[broker] < leads[taker])):
+                        taker = broker
+                if taker is not None:
+                    lead[p] = taker
+                    leads[giver] -= 1
+                    leads[taker] += 1
+                    for broker in (giver, taker):
+                        (over.add if leads[broker] > high else over.discard)(broker)
+                        (under.add if leads[broker] < low else under.discard)(broker)
+
+    sweep(over.__contains__, under.__contains__, lambda: not over or not under)
+    sweep(over.__contains__, lambda b: leads[b] < high, lambda: not over)
+    sweep(lambda b: leads[b] > low, under.__contains__, lambda: not under)
+
+
 def balance(lead, replicas, first, brokers, low, high, rank):
     """Bring every broker's preferred-leader count into ``[low, high]`` with the fewest changes
     from ``first`` (each partition's original preferred leader). ``lead`` (the current choice per

@@ -115,7 +115,10 @@ class _Planner:
         orig_leaders = Counter(map(itemgetter(0), self.orig))
         groups = bounds.replica_groups(self.rf_histogram, self.targets, self.rack)
         drained_leaders = sum(n for b, n in orig_leaders.items() if b not in self.target_set)
-        homeless, drained_replicas = self.drain_off()
+        if all(b in self.target_set for b in orig_counts):
+            homeless, drained_replicas = [], 0
+        else:
+            homeless, drained_replicas = self.drain_off()
         rack_excess, candidates = 0, Counter()
         if self.rack is not None:
             # Replicas breaking the rack rule leave from brokers that must shed anyway, where they can.
@@ -167,7 +170,11 @@ class _Planner:
         homeless.extend(self.shed(kept_leaders))
         self.place(homeless)
         lead = self.elect()
-        return Proposal(self.cluster, [self.final(p, leader) for p, leader in enumerate(lead)],
+        orig, touched, final = self.orig, self.touched, self.final
+        # A partition no replica left and whose leader stays is unchanged: keep its tuple.
+        result = [orig[p] if not touched[p] and leader == orig[p][0] else final(p, leader)
+                  for p, leader in enumerate(lead)]
+        return Proposal(self.cluster, result,
                         self.move_bound, self.leader_bound, repairs=dict(self.repairs))
 
     def drain_off(self):
@@ -536,9 +543,12 @@ class _Planner:
             leads.setdefault(broker, 0)
         low, _ = bounds.leader_band(leads, len(new), self.targets)
         high = low + 2
+        first = [replicas[0] for replicas in orig]
+        if not all(low <= leads[b] <= high for b in self.targets):
+            leaders.hand_over_directly(lead, new, first, leads, self.targets, low, high, order)
         if all(low <= leads[b] <= high for b in self.targets):
             return lead
-        return leaders.balance(lead, new, [replicas[0] for replicas in orig], self.targets, low, high, rank)
+        return leaders.balance(lead, new, first, self.targets, low, high, rank)
 
     def final(self, p, leader):
         replicas = self.new[p]
