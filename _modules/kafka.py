@@ -17,6 +17,7 @@ try:
     from kafkasalt.common import cache as _cache
     from kafkasalt.common import files as _files
     from kafkasalt.ops import hardware as _hardware
+    from kafkasalt.ops import host as _host
     from kafkasalt.ops import service as _service
     from kafkasalt.ops import sizing as _sizing
     from kafkasalt.zookeeper import client as _zkclient
@@ -113,9 +114,7 @@ def _recommendations():
 def _build_recommendations():
     """Sizing for this host with the pillar's explicit choices applied (null keeps the computed value)."""
     kafka = __pillar__.get("kafka") or {}
-    host = __pillar__.get("kafka_host") or {}
-    overrides = dict((host.get("kernel_tuning") or {}).get("sysctl") or {})
-    overrides["nofile"] = host.get("nofile")
+    overrides = _host_settings().sizing_overrides()
     overrides["log.dirs"] = kafka.get("log_dirs")
     try:
         return _sizing.recommend(_hardware_facts(), expected_partitions=_pillar_expected_partitions(),
@@ -153,8 +152,16 @@ def _this_broker(model):
         raise CommandExecutionError(str(exc.args[0])) from None
 
 
+def _host_settings():
+    """The validated ``kafka_host`` pillar (:mod:`kafkasalt.ops.host`)."""
+    try:
+        return _host.HostSettings.from_pillar(__pillar__)
+    except (PillarError, PillarErrors) as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
 def _service_manager():
-    return (__pillar__.get("kafka_host") or {}).get("service_manager", "systemd")
+    return _host_settings().service_manager
 
 
 def _tls_pillar(part):
@@ -252,11 +259,10 @@ def host_tuning():
     limits_lines = [f"# {_broker.MANAGED_HEADER}"]
     for user in ("kafka", "zookeeper"):
         limits_lines += [f"{user} soft nofile {nofile}", f"{user} hard nofile {nofile}"]
-    tuning = (__pillar__.get("kafka_host") or {}).get("kernel_tuning") or {}
     return {
         "sysctl_conf": "\n".join(sysctl_lines) + "\n",
         "limits_conf": "\n".join(limits_lines) + "\n",
-        "apply_live": bool(tuning.get("apply_live", True)),
+        "apply_live": _host_settings().apply_live,
         "sysctl": rec["sysctl"],
         "nofile": nofile,
     }

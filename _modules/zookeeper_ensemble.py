@@ -14,6 +14,7 @@ from salt.exceptions import CommandExecutionError
 try:
     from kafkasalt.common import cache
     from kafkasalt.ops import hardware, service, sizing
+    from kafkasalt.ops import host as hostmodel
     from kafkasalt.zookeeper import client as zkclient
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.zookeeper import hostplan as zkhostplan
@@ -59,7 +60,10 @@ def _build_model():
 
 
 def _manager():
-    return __pillar__.get("kafka_host", {}).get("service_manager", "systemd")
+    try:
+        return hostmodel.HostSettings.from_pillar(__pillar__).service_manager
+    except (PillarError, PillarErrors) as exc:
+        raise CommandExecutionError(str(exc)) from None
 
 
 def _service():
