@@ -1,18 +1,45 @@
-"""Monitoring of a kafkasalt cluster, as data in ``kafkasalt/data/monitoring/``.
+"""Monitoring of a kafkasalt cluster: Prometheus scrape targets and configuration.
 
-Pure Python (no Salt).
+Pure Python (no Salt). The monitoring itself is data in ``kafkasalt/data/monitoring/``:
 
 =============================  ====================================================================
 ``jmx_exporter/*.yml``         JMX exporter rules per role (broker, KRaft controller, MirrorMaker 2)
-``metrics.yml``                the metric names each exporter serves
+``alerts.yml``                 the Prometheus alerting rules
+``metrics.yml``                the metric names each exporter serves (alerts use no other)
+``scrape.yml``                 the scrape jobs: names, default ports, the target labels
 =============================  ====================================================================
+
+This module turns a *cluster description* into Prometheus file-based service discovery targets
+(:func:`file_sd_targets`, :func:`file_sd_files`) and writes the Prometheus configuration that
+scrapes them (:func:`prometheus_config`).
+
+A cluster description has the shape of the pillar (minion id -> entry)::
+
+    {
+        "cluster": "prod",
+        "brokers": {"kafka1": {"broker_id": 1, "address": "10.0.1.11", "rack": "eu-west-1a"}},
+        "controllers": {"ctl1": {"node_id": 3001, "address": "10.0.2.11"}},     # KRaft
+        "zookeeper": {"zk1": {"myid": 1, "address": "10.0.0.11"}},
+        "mirrormaker": {"mm1": {"address": "10.0.3.11"}},
+    }
+
+Every entry may set ``port`` (its metrics port, default from ``scrape.yml``); the description may
+set ``ports: {job: port}`` for all entries of a job. A minion listed as broker and controller is a
+KRaft combined node: one JVM, scraped once in ``kafka-broker`` with role ``broker,controller``.
+Every minion also gets a ``node`` target (node exporter) with the roles it carries.
 """
 
+import json
+import re
 from pathlib import Path
 
 import yaml
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "monitoring"
+
+_MINION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DESCRIPTION_KEYS = ("cluster", "ports")
+_ENTRY_KEYS = ("address", "port", "rack")
 
 
 def data_path(*parts):
@@ -24,3 +51,198 @@ def load_data(*parts):
     """The parsed YAML of a file in ``kafkasalt/data/monitoring``."""
     with open(data_path(*parts), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def scrape_jobs():
+    """``{job: settings}`` from ``scrape.yml``, in the file's order."""
+    return load_data("scrape.yml")["jobs"]
+
+
+# --- scrape targets -----------------------------------------------------------------------------
+
+def _port(value, where):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"{where}: expected a port number 1-65535, got {value!r}")
+    return value
+
+
+def _entries(description, key):
+    entries = description.get(key) or {}
+    if not isinstance(entries, dict):
+        raise ValueError(f"{key}: expected a mapping of minion id -> entry, got {type(entries).__name__}")
+    for minion, entry in entries.items():
+        if not isinstance(minion, str) or not _MINION_ID.match(minion):
+            raise ValueError(f"{key}: {minion!r} is not a minion id")
+        if not isinstance(entry, dict):
+            raise ValueError(f"{key}:{minion}: expected a mapping, got {type(entry).__name__}")
+    return entries
+
+
+def _check_cluster(description):
+    if not isinstance(description, dict):
+        raise ValueError(f"cluster description: expected a mapping, got {type(description).__name__}")
+    cluster = description.get("cluster")
+    if not isinstance(cluster, str) or not cluster:
+        raise ValueError(f"cluster: expected a non-empty name, got {cluster!r}")
+    known = set(_DESCRIPTION_KEYS) | {settings["members"] for settings in scrape_jobs().values() if "members" in settings}
+    unknown = sorted(set(description) - known)
+    if unknown:
+        raise ValueError(f"cluster description: unknown keys {unknown} (known: {sorted(known)})")
+    return cluster
+
+
+def _job_port(description, job, settings):
+    ports = description.get("ports") or {}
+    if not isinstance(ports, dict) or set(ports) - set(scrape_jobs()):
+        raise ValueError(f"ports: expected a mapping of job -> port for jobs {list(scrape_jobs())}, got {ports!r}")
+    return _port(ports.get(job, settings["port"]), f"ports:{job}")
+
+
+def _target(description, job, settings, minion, entry):
+    key = settings["members"]
+    where = f"{key}:{minion}"
+    id_key = settings.get("id_key")
+    allowed = set(_ENTRY_KEYS) | ({id_key} if id_key else set())
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown} (known: {sorted(allowed)})")
+    address = entry.get("address")
+    if not isinstance(address, str) or not address or any(c.isspace() for c in address):
+        raise ValueError(f"{where}:address: expected a host name or IP address, got {address!r}")
+    port = _port(entry.get("port", _job_port(description, job, settings)), f"{where}:port")
+    labels = {"cluster": description["cluster"], "role": settings["role"], "instance": minion}
+    if id_key:
+        value = entry.get(id_key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where}:{id_key}: expected a non-negative integer, got {value!r}")
+        labels[settings["id_label"]] = str(value)
+    if entry.get("rack") is not None:
+        labels["rack"] = str(entry["rack"])
+    host = f"[{address}]" if ":" in address else address
+    return {"targets": [f"{host}:{port}"], "labels": labels}
+
+
+def file_sd_targets(cluster_description):
+    """``{job: [{"targets": ["address:port"], "labels": {...}}]}`` for every job of ``scrape.yml``.
+
+    One target group per process, sorted by minion id, labels as strings (file_sd wants them so):
+    ``cluster``, ``role``, ``instance`` (the minion id), the job's id label (``broker_id``,
+    ``node_id``, ``myid``) and ``rack`` when given. Jobs without processes get an empty list, so
+    a file written for each job replaces an older one. Raises ValueError naming the bad key.
+    """
+    cluster = _check_cluster(cluster_description)
+    jobs = scrape_jobs()
+    result = {job: [] for job in jobs}
+    roles = {}          # minion -> roles, for the node targets
+    addresses = {}      # minion -> address
+    ids = {}
+    broker_groups = {}
+    for job, settings in jobs.items():
+        key = settings.get("members")
+        if key is None:
+            continue
+        for minion, entry in sorted(_entries(cluster_description, key).items()):
+            group = _target(cluster_description, job, settings, minion, entry)
+            id_label = settings.get("id_label")
+            if id_label:
+                seen = ids.setdefault(job, {})
+                value = group["labels"][id_label]
+                if value in seen:
+                    raise ValueError(f"{key}:{minion}:{settings['id_key']}: {value} is also used by {seen[value]}")
+                seen[value] = minion
+            if minion in addresses and addresses[minion] != entry["address"]:
+                raise ValueError(f"{key}:{minion}:address: {entry['address']} differs from {addresses[minion]} "
+                                 "given for the same minion elsewhere")
+            addresses[minion] = entry["address"]
+            roles.setdefault(minion, []).append(settings["role"])
+            if job == "kafka-controller" and minion in broker_groups:
+                # KRaft combined mode: broker and controller in one JVM, scraped once as a broker.
+                combined = broker_groups[minion]["labels"]
+                combined["role"] = "broker,controller"
+                combined[id_label] = group["labels"][id_label]
+                continue
+            result[job].append(group)
+            if job == "kafka-broker":
+                broker_groups[minion] = group
+    node = jobs["node"]
+    node_port = _job_port(cluster_description, "node", node)
+    for minion in sorted(roles):
+        address = addresses[minion]
+        host = f"[{address}]" if ":" in address else address
+        result["node"].append({"targets": [f"{host}:{node_port}"],
+                               "labels": {"cluster": cluster, "role": ",".join(sorted(set(roles[minion]))),
+                                          "instance": minion}})
+    return result
+
+
+def file_sd_path(file_sd_dir, job, cluster):
+    """Where the file_sd targets of ``job`` for ``cluster`` live: ``<dir>/<job>/<cluster>.json``."""
+    return Path(file_sd_dir) / job / f"{cluster}.json"
+
+
+def file_sd_files(cluster_description, file_sd_dir):
+    """``{path: json text}`` of the file_sd files :func:`prometheus_config` reads, one per job."""
+    cluster = _check_cluster(cluster_description)
+    return {str(file_sd_path(file_sd_dir, job, cluster)): json.dumps(groups, indent=2, sort_keys=True) + "\n"
+            for job, groups in file_sd_targets(cluster_description).items()}
+
+
+def prometheus_config(rule_files, file_sd_dir, alertmanagers=(), external_labels=None):
+    """The Prometheus configuration (a dict; dump it as YAML) that scrapes kafkasalt clusters.
+
+    One scrape job per job of ``scrape.yml``, reading the targets of every cluster from
+    ``<file_sd_dir>/<job>/*.json`` (:func:`file_sd_files` writes them), so one Prometheus can
+    watch several clusters. ``rule_files`` are the rule file paths (e.g.
+    ``[data_path("alerts.yml")]``); ``alertmanagers`` is a list of ``host:port``.
+    """
+    if isinstance(rule_files, (str, Path)):
+        raise ValueError("rule_files: expected a list of paths, got a single path")
+    settings = load_data("scrape.yml")
+    scrape_configs = []
+    for job, job_settings in settings["jobs"].items():
+        scrape = {
+            "job_name": job,
+            "metrics_path": "/metrics",
+            "file_sd_configs": [{
+                "files": [str(Path(file_sd_dir) / job / "*.json")],
+                "refresh_interval": settings["file_sd_refresh_interval"],
+            }],
+        }
+        if job_settings.get("honor_labels"):
+            scrape["honor_labels"] = True
+        scrape_configs.append(scrape)
+    config = {"global": dict(settings["global"]), "rule_files": [str(path) for path in rule_files],
+              "scrape_configs": scrape_configs}
+    if external_labels:
+        config["global"]["external_labels"] = {str(k): str(v) for k, v in external_labels.items()}
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+    return config
+
+
+# --- PromQL -------------------------------------------------------------------------------------
+
+_PROMQL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_PROMQL_GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_PROMQL_TOKEN = re.compile(
+    r"(?P<duration>(?:\d+(?:ms|[smhdwy]))+)\b"
+    r"|(?P<number>0x[0-9a-fA-F]+|\d*\.?\d+(?:[eE][+-]?\d+)?)"
+    r"|(?P<variable>\$\{?\w+\}?)"
+    r"|(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?P<call>\s*\()?"
+)
+_PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+                    "bool", "offset", "inf", "nan"}
+
+
+def promql_metric_names(expr):
+    """The metric names a PromQL expression selects (a set; functions and keywords left out)."""
+    text = _PROMQL_STRING.sub('""', expr)
+    text = re.sub(r"\{[^{}]*\}", " ", text)          # label matchers
+    text = re.sub(r"\[[^\[\]]*\]", " ", text)        # ranges and subqueries
+    text = _PROMQL_GROUPING.sub(" ", text)
+    names = set()
+    for token in _PROMQL_TOKEN.finditer(text):
+        name = token.group("name")
+        if name and not token.group("call") and name.lower() not in _PROMQL_KEYWORDS:
+            names.add(name)
+    return names
