@@ -1,17 +1,18 @@
-"""Monitoring of a kafkasalt cluster: Prometheus scrape targets and configuration.
+"""Monitoring of a kafkasalt cluster: Prometheus scrape targets and configuration, Grafana dashboards.
 
 Pure Python (no Salt). The monitoring itself is data in ``kafkasalt/data/monitoring/``:
 
 =============================  ====================================================================
 ``jmx_exporter/*.yml``         JMX exporter rules per role (broker, KRaft controller, MirrorMaker 2)
 ``alerts.yml``                 the Prometheus alerting rules
-``metrics.yml``                the metric names each exporter serves (alerts use no other)
+``dashboards.yml``             the Grafana dashboards: panels with their PromQL
+``metrics.yml``                the metric names each exporter serves (alerts and panels use no other)
 ``scrape.yml``                 the scrape jobs: names, default ports, the target labels
 =============================  ====================================================================
 
 This module turns a *cluster description* into Prometheus file-based service discovery targets
-(:func:`file_sd_targets`, :func:`file_sd_files`) and writes the Prometheus configuration that
-scrapes them (:func:`prometheus_config`).
+(:func:`file_sd_targets`, :func:`file_sd_files`), writes the Prometheus configuration that scrapes
+them (:func:`prometheus_config`) and builds the dashboards' Grafana JSON (:func:`grafana_dashboards`).
 
 A cluster description has the shape of the pillar (minion id -> entry)::
 
@@ -29,6 +30,7 @@ KRaft combined node: one JVM, scraped once in ``kafka-broker`` with role ``broke
 Every minion also gets a ``node`` target (node exporter) with the roles it carries.
 """
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -246,3 +248,128 @@ def promql_metric_names(expr):
         if name and not token.group("call") and name.lower() not in _PROMQL_KEYWORDS:
             names.add(name)
     return names
+
+
+# --- Grafana dashboards -------------------------------------------------------------------------
+
+def _datasource():
+    return {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _variables(definition):
+    variables = [{
+        "name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+        "current": {}, "hide": 0, "options": [], "refresh": 1, "regex": "",
+    }]
+    for variable in definition["variables"]:
+        variables.append({
+            "name": variable["name"], "label": variable["label"], "type": "query",
+            "datasource": _datasource(),
+            "definition": variable["query"],
+            "query": {"query": variable["query"], "refId": f"variable-{variable['name']}"},
+            "current": {}, "hide": 0, "includeAll": False, "multi": False, "options": [],
+            "refresh": 2, "regex": "", "sort": 1,
+        })
+    return variables
+
+
+def _panel(panel_id, panel, x, y, width, height):
+    kind = panel.get("type", "timeseries")
+    built = {
+        "id": panel_id,
+        "type": kind,
+        "title": panel["title"],
+        "datasource": _datasource(),
+        "gridPos": {"x": x, "y": y, "w": width, "h": height},
+        "fieldConfig": {"defaults": {"unit": panel.get("unit", "short")}, "overrides": []},
+        "targets": [{"refId": chr(ord("A") + index), "datasource": _datasource(), "expr": query["expr"],
+                     "legendFormat": query.get("legend", "__auto")}
+                    for index, query in enumerate(panel["queries"])],
+    }
+    if panel.get("description"):
+        built["description"] = panel["description"]
+    if kind == "stat":
+        built["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                            "colorMode": "value", "graphMode": "area", "textMode": "auto"}
+    else:
+        built["options"] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                            "tooltip": {"mode": "multi", "sort": "desc"}}
+    return built
+
+
+def dashboard_definitions():
+    """``dashboards.yml`` parsed: the shared settings and the dashboards with their panels."""
+    return load_data("dashboards.yml")
+
+
+def grafana_dashboards(definitions=None):
+    """``{uid: dashboard}``: Grafana dashboard JSON models (dicts) built from ``dashboards.yml``.
+
+    Panels flow left to right on Grafana's 24-column grid (``width`` columns, 12 by default, 4 for
+    ``stat`` panels) and wrap into new rows. Every dashboard has the ``datasource`` variable (any
+    Prometheus data source) and the variables of ``dashboards.yml`` (``cluster``).
+    """
+    definitions = dashboard_definitions() if definitions is None else definitions
+    settings = definitions["settings"]
+    dashboards = {}
+    for dashboard in definitions["dashboards"]:
+        panels, x, y, row_height = [], 0, 0, 0
+        for number, panel in enumerate(dashboard["panels"], start=1):
+            kind = panel.get("type", "timeseries")
+            width = panel.get("width", settings["stat_width"] if kind == "stat" else settings["width"])
+            height = settings["stat_height"] if kind == "stat" else settings["height"]
+            if x + width > 24:
+                x, y, row_height = 0, y + row_height, 0
+            panels.append(_panel(number, panel, x, y, width, height))
+            x += width
+            row_height = max(row_height, height)
+        dashboards[dashboard["uid"]] = {
+            "uid": dashboard["uid"],
+            "title": dashboard["title"],
+            "description": dashboard.get("description", ""),
+            "tags": list(settings["tags"]),
+            "schemaVersion": settings["schema_version"],
+            "version": 1,
+            "editable": True,
+            "graphTooltip": 1,
+            "refresh": settings["refresh"],
+            "time": {"from": settings["time_from"], "to": "now"},
+            "timezone": "browser",
+            "templating": {"list": _variables(definitions)},
+            "annotations": {"list": []},
+            "links": [],
+            "panels": panels,
+        }
+    return copy.deepcopy(dashboards)
+
+
+def _check_query(expr, definitions):
+    """``expr`` with the Grafana variables replaced by the ``check_value`` of ``dashboards.yml``."""
+    values = dict(definitions["settings"]["check_values"])
+    values.update({variable["name"]: variable["check_value"] for variable in definitions["variables"]})
+
+    def replace(match):
+        name = match.group(1) or match.group(2)
+        if name not in values:
+            raise ValueError(f"PromQL {expr!r} uses the Grafana variable ${name}, which has no check_value")
+        return values[name]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", replace, expr)
+
+
+def dashboard_query_rules(definitions=None):
+    """Every panel query as a Prometheus recording rule (a rule file dict).
+
+    ``promtool check rules`` on it parses each query with Prometheus' own PromQL parser, with the
+    Grafana variables (``$cluster``, ``$__rate_interval``) replaced by their ``check_value``.
+    Record names say where the query comes from: ``kafkasalt_dashboard:<uid>:<panel>:<query>``.
+    """
+    definitions = dashboard_definitions() if definitions is None else definitions
+    rules = []
+    for dashboard in definitions["dashboards"]:
+        uid = re.sub(r"[^A-Za-z0-9_]", "_", dashboard["uid"])
+        for number, panel in enumerate(dashboard["panels"], start=1):
+            for index, query in enumerate(panel["queries"]):
+                rules.append({"record": f"kafkasalt_dashboard:{uid}:{number}:{chr(ord('a') + index)}",
+                              "expr": _check_query(query["expr"], definitions)})
+    return {"groups": [{"name": "kafkasalt-dashboard-queries", "rules": rules}]}

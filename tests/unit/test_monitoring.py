@@ -1,4 +1,4 @@
-"""kafkasalt.monitoring and the monitoring data: scrape targets, Prometheus config, vocabulary."""
+"""kafkasalt.monitoring and the monitoring data: scrape targets, Prometheus config, dashboards, vocabulary."""
 
 import ast
 import copy
@@ -59,6 +59,13 @@ EXPECTED_TARGETS = {
 
 def alert_rules():
     return [rule for group in monitoring.load_data("alerts.yml")["groups"] for rule in group["rules"]]
+
+
+def dashboard_queries():
+    for dashboard in monitoring.dashboard_definitions()["dashboards"]:
+        for panel in dashboard["panels"]:
+            for query in panel["queries"]:
+                yield dashboard["uid"], panel["title"], query["expr"]
 
 
 def exporter_metrics():
@@ -155,9 +162,9 @@ def test_prometheus_config_reads_every_job_from_its_file_sd_directory():
         monitoring.prometheus_config("alerts.yml", "/x")
 
 
-def test_every_job_in_the_alerts_is_a_scrape_job():
+def test_every_job_in_the_alerts_and_dashboards_is_a_scrape_job():
     jobs = set(monitoring.scrape_jobs())
-    texts = [rule["expr"] for rule in alert_rules()]
+    texts = [rule["expr"] for rule in alert_rules()] + [expr for _, _, expr in dashboard_queries()]
     used = set()
     for text in texts:
         for match in re.finditer(r'job=~?"([^"]+)"', text):
@@ -177,19 +184,24 @@ def test_promql_metric_names_leaves_out_functions_keywords_labels_and_durations(
         "node_filesystem_avail_bytes"}
 
 
-def test_every_metric_an_alert_uses_is_served_by_an_exporter_listed_in_metrics_yml():
+def test_every_metric_an_alert_or_a_panel_uses_is_served_by_an_exporter_listed_in_metrics_yml():
     served = exporter_metrics()
     used = {}
     for rule in alert_rules():
         for name in monitoring.promql_metric_names(rule["expr"]):
             used.setdefault(name, []).append(f"alert {rule['alert']}")
+    for uid, title, expr in dashboard_queries():
+        for name in monitoring.promql_metric_names(expr):
+            used.setdefault(name, []).append(f"panel {uid}/{title}")
     unknown = {name: where for name, where in used.items() if name not in served}
     assert unknown == {}
+    # metrics.yml is the vocabulary, not an inventory: every name it lists is used.
+    assert sorted(set(served) - set(used)) == []
 
 
 def test_a_metric_selected_with_a_job_is_one_that_job_serves():
     served = exporter_metrics()
-    texts = [rule["expr"] for rule in alert_rules()]
+    texts = [rule["expr"] for rule in alert_rules()] + [expr for _, _, expr in dashboard_queries()]
     wrong = []
     for text in texts:
         for match in re.finditer(r'([A-Za-z_:][A-Za-z0-9_:]*)\{([^}]*)\}', text):
@@ -265,3 +277,54 @@ def test_the_promtool_test_file_checks_every_alert_quiet_then_firing():
     for alert, expectations in checks.items():
         assert [] in expectations, f"{alert}: no check that it stays quiet"
         assert any(expectations), f"{alert}: no check that it fires"
+
+
+# --- dashboards ---------------------------------------------------------------------------------
+
+def test_grafana_dashboards_have_variables_and_panels_on_the_grid():
+    dashboards = monitoring.grafana_dashboards()
+    assert list(dashboards) == ["kafkasalt-cluster", "kafkasalt-brokers", "kafkasalt-quorum", "kafkasalt-clients"]
+    for uid, dashboard in dashboards.items():
+        assert dashboard["uid"] == uid and dashboard["schemaVersion"] >= 36
+        variables = dashboard["templating"]["list"]
+        assert [v["name"] for v in variables] == ["datasource", "cluster"]
+        assert variables[0]["type"] == "datasource" and variables[0]["query"] == "prometheus"
+        assert variables[1]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        cells = set()
+        for panel in dashboard["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24, panel["title"]
+            cell = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])}
+            assert not cell & cells, f"{uid}: {panel['title']} overlaps another panel"
+            cells |= cell
+            assert panel["datasource"]["uid"] == "${datasource}"
+            assert panel["fieldConfig"]["defaults"]["unit"]
+            assert [t["refId"] for t in panel["targets"]] == [chr(ord("A") + i) for i in range(len(panel["targets"]))]
+        assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+    json.dumps(dashboards)
+
+
+def test_grafana_dashboards_are_the_same_on_every_build():
+    assert json.dumps(monitoring.grafana_dashboards(), sort_keys=True) == \
+        json.dumps(monitoring.grafana_dashboards(), sort_keys=True)
+
+
+def test_every_dashboard_query_selects_the_dashboard_cluster():
+    assert [(uid, title) for uid, title, expr in dashboard_queries() if '"$cluster"' not in expr] == []
+
+
+def test_every_dashboard_query_parses_with_promtool(tmp_path):
+    rules = monitoring.dashboard_query_rules()
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules))
+    count = sum(1 for _ in dashboard_queries())
+    assert len(rules["groups"][0]["rules"]) == count
+    output = promtool_ok("check", "rules", path)
+    assert f"SUCCESS: {count} rules found" in output
+
+
+def test_dashboard_query_rules_fail_on_a_variable_without_check_value():
+    definitions = monitoring.dashboard_definitions()
+    definitions["dashboards"][0]["panels"][0]["queries"][0]["expr"] = 'up{instance="$host"}'
+    with pytest.raises(ValueError, match=r"\$host"):
+        monitoring.dashboard_query_rules(definitions)
