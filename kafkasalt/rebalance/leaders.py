@@ -13,7 +13,10 @@ partition ``x`` leads and ``y`` holds, grouped by that cost.
 3. Negative cycles (hand-overs that undo earlier changes without moving counts) are cancelled.
 
 Each augmentation moves as many units as the path's narrowest edge allows, so the number of
-shortest-path runs stays in the order of the broker pairs, not of the partitions moved.
+shortest-path runs stays in the order of the broker pairs, not of the partitions moved. Before
+any of that, :func:`hand_over_directly` does the one-hop hand-overs in a plain pass over the
+partitions; the flow (whose graph takes a pass over every replica to build) only runs for what
+that leaves.
 """
 
 import heapq
