@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 PYTEST  := $(PY) -m pytest
 STAMP   := .venv/.installed
 
-.PHONY: venv artifacts test test-unit test-functional test-integration lab-up lab-down demo bench clean
+.PHONY: venv system-packages artifacts test test-unit test-functional test-integration lab-up lab-down demo bench clean
 
 $(STAMP): requirements/base.txt requirements/test.txt setup.cfg
 	python3 -m venv .venv
@@ -13,6 +13,11 @@ $(STAMP): requirements/base.txt requirements/test.txt setup.cfg
 
 venv: $(STAMP)
 
+# Debian packages the tests use: prometheus brings promtool (the alert rules, scrape config and
+# dashboard queries are proven with it). Installed by name through apt when missing.
+system-packages:
+	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
+
 # Kafka, ZooKeeper and the JMX exporter resolved from Maven Central into ~/.cache/kafkasalt.
 artifacts: venv
 	$(PY) -m lab.artifacts build
@@ -20,14 +25,14 @@ artifacts: venv
 test-unit: venv
 	$(PYTEST) tests/unit
 
-test-functional: venv artifacts
+test-functional: venv system-packages artifacts
 	$(PYTEST) tests/functional
 
 test-integration: venv artifacts
 	$(PYTEST) tests/integration
 
 # The full suite: unit, functional (real processes) and integration (the three-host lab).
-test: venv artifacts
+test: venv system-packages artifacts
 	$(PYTEST) tests
 
 lab-up: venv artifacts
