@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kafkasalt.common.secret import Secret
-from kafkasalt.common.validation import is_int
+from kafkasalt.common.validation import dns_name_problem, is_int
 
 # --- install layout -----------------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ DEFAULTS = {
 }
 _MERGED_SECTIONS = ("tls", "super_user", "inter_broker_user", "jmx_exporter")
 
-BROKER_KEYS = ("broker_id", "address", "rack", "config")
+BROKER_KEYS = ("broker_id", "address", "rack", "dns_names", "config")
 LISTENER_KEYS = ("port", "protocol")
 TOPIC_KEYS = ("partitions", "replication_factor", "config")
 
@@ -98,6 +98,8 @@ SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 ZOOKEEPER_DIGEST_LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+# kafka:cluster_name names the PKI store directory on the master and the default chroot.
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -135,6 +137,7 @@ class Broker:
     address: str
     rack: str = None
     config: dict = field(default_factory=dict)
+    dns_names: tuple = ()  # extra DNS names in its certificate (the kafka_pki ext_pillar)
 
 
 @dataclass(frozen=True)
@@ -284,9 +287,36 @@ def _host_port(address, port):
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+def cluster_name_problem(value):
+    """Why ``value`` cannot be ``kafka:cluster_name`` (``None`` when it can). It becomes a
+    directory on the master (the PKI store), so this is checked before any path is built."""
+    if not isinstance(value, str) or not _CLUSTER_NAME.fullmatch(value):
+        return f"expected 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit, got {value!r}"
+    return None
+
+
+def dns_names_problems(value):
+    """``[(index or None, message)]``: what is wrong with ``kafka:brokers:<minion>:dns_names``
+    (extra DNS names of the broker's certificate); empty when nothing is. ``None`` is no names."""
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return [(None, f"expected a list of DNS names, got {type(value).__name__}")]
+    problems, seen = [], set()
+    for index, name in enumerate(value):
+        problem = dns_name_problem(name)
+        if problem is None and name.strip().lower().rstrip(".") in seen:
+            problem = f"{name} is listed twice"
+        if problem:
+            problems.append((index, problem))
+        else:
+            seen.add(name.strip().lower().rstrip("."))
+    return problems
+
+
 def parse_version(version):
     """``"3.9.1"`` -> ``(3, 9, 1)``; raises ValueError for anything else."""
-    match = _VERSION.match(version) if isinstance(version, str) else None
+    match = _VERSION.fullmatch(version) if isinstance(version, str) else None
     if not match:
         raise ValueError(f"version: expected 'MAJOR.MINOR.PATCH' as a quoted string, got {version!r}")
     return tuple(int(part) for part in match.groups())

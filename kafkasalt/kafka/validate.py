@@ -9,16 +9,18 @@ import re
 from collections.abc import Mapping
 
 from kafkasalt.common.secret import Secret
-from kafkasalt.common.validation import Collector, is_int
-from kafkasalt.kafka import dynamic_config
-from kafkasalt.kafka.model import (_CONTROL_CHARS, _MERGED_SECTIONS, _USER_NAME, BROKER_KEYS, CLIENT_AUTH_VALUES,
-                                   DEFAULT_RESERVED_BROKER_MAX_ID, DEFAULTS, HASH_ALGORITHMS, INSECURE_PROTOCOLS,
-                                   LISTENER_KEYS, MAX_SUPPORTED_MINOR, MIN_HEAP_MB, MIN_PORT, SASL_MECHANISMS,
-                                   SECURITY_PROTOCOLS, SUPPORTED_MAJOR, TOPIC_KEYS, Broker, ClusterModel, JmxExporter,
-                                   Listener, ScramUser, Topic, defaults, merge_with_defaults, parse_version)
+from kafkasalt.common.validation import Collector, is_int, type_name
+from kafkasalt.kafka import dynamic_config, topic_configs
+from kafkasalt.kafka.model import (_CLUSTER_NAME, _CONTROL_CHARS, _MERGED_SECTIONS, _USER_NAME,  # noqa: F401
+                                   BROKER_KEYS, CLIENT_AUTH_VALUES, DEFAULT_RESERVED_BROKER_MAX_ID, DEFAULTS,
+                                   HASH_ALGORITHMS, INSECURE_PROTOCOLS, LISTENER_KEYS, MAX_SUPPORTED_MINOR,
+                                   MIN_HEAP_MB, MIN_PORT, SASL_MECHANISMS, SECURITY_PROTOCOLS, SUPPORTED_MAJOR,
+                                   TOPIC_KEYS, Broker, ClusterModel, JmxExporter, Listener, ScramUser, Topic,
+                                   cluster_name_problem, defaults, dns_names_problems, merge_with_defaults,
+                                   parse_version)
+from kafkasalt.ops.sizing import expected_partitions_problem
 
 _LISTENER_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CHROOT = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -75,7 +77,7 @@ def _valid_address(address):
         ipaddress.ip_address(address)
         return True
     except ValueError:
-        return bool(_HOSTNAME.match(address))
+        return bool(_HOSTNAME.fullmatch(address))
 
 
 def _is_wildcard(address):
@@ -130,7 +132,7 @@ class _Validator(Collector):
         allow_equal = self.flag(pillar, "allow_min_isr_equal_rf")
         cluster_name = self.cluster_name(pillar["cluster_name"])
         version = self.version(pillar["version"])
-        source, source_hash = self.source(pillar["source"], pillar["source_hash"], "kafka")
+        source, source_hash = self.source(pillar["source"], pillar["source_hash"], "kafka", required=True)
         config = self.config(pillar["config"], "kafka:config")
         listeners = self.listeners(pillar["listeners"], allow_insecure)
         inter_broker = self.inter_broker_listener(pillar["inter_broker_listener"], listeners)
@@ -155,7 +157,7 @@ class _Validator(Collector):
         chroot = self.chroot(pillar["zookeeper_chroot"], cluster_name)
         log_dirs = self.log_dirs(pillar["log_dirs"])
         heap_mb = self.heap(pillar["heap_mb"], brokers)
-        expected_partitions = self.positive_int(pillar["expected_partitions"], "kafka:expected_partitions")
+        expected_partitions = self.expected_partitions(pillar["expected_partitions"])
         broker_count = len(brokers)
         replication_factor, min_isr = self.replication(
             pillar["default_replication_factor"], pillar["min_insync_replicas"], broker_count, allow_equal)
@@ -233,9 +235,16 @@ class _Validator(Collector):
         return value
 
     def cluster_name(self, value):
-        if not isinstance(value, str) or not _CLUSTER_NAME.match(value):
-            self.error("kafka:cluster_name",
-                       f"expected 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit, got {value!r}")
+        problem = cluster_name_problem(value)
+        if problem:
+            self.error("kafka:cluster_name", problem)
+            return None
+        return value
+
+    def expected_partitions(self, value):
+        problem = expected_partitions_problem(value)
+        if problem:
+            self.error("kafka:expected_partitions", problem)
             return None
         return value
 
@@ -255,8 +264,14 @@ class _Validator(Collector):
             self.error(key, f"{value}: supported versions are 3.0.x to 3.9.x (Kafka with ZooKeeper)")
         return value
 
-    def source(self, source, source_hash, prefix):
-        if source is not None and (not isinstance(source, str) or "://" not in source):
+    def source(self, source, source_hash, prefix, required=False):
+        if source is None and required:
+            self.error(f"{prefix}:source", "missing: the URL of the release to install, such as file:///... or "
+                                           "https://... (with its source_hash)")
+            if source_hash is None:
+                self.error(f"{prefix}:source_hash", "required with a source: downloads are always verified")
+        if source is not None and (not isinstance(source, str) or "://" not in source
+                                   or _CONTROL_CHARS.search(source)):
             self.error(f"{prefix}:source", f"expected a URL such as file:///... or https://..., got {source!r}")
             source = None
         if source_hash is not None:
@@ -309,7 +324,7 @@ class _Validator(Collector):
         listeners, port_owner = {}, {}
         for name in sorted(specs, key=str):
             spec, key = specs[name], f"kafka:listeners:{name}"
-            if not isinstance(name, str) or not _LISTENER_NAME.match(name):
+            if not isinstance(name, str) or not _LISTENER_NAME.fullmatch(name):
                 self.error(key, "listener names must match [A-Z_][A-Z0-9_]* (upper case), e.g. CLIENT")
                 continue
             if self.mapping(spec, key, "a mapping with port and protocol") is None:
@@ -337,6 +352,10 @@ class _Validator(Collector):
 
     def inter_broker_listener(self, name, listeners):
         key = "kafka:inter_broker_listener"
+        if not isinstance(name, str):
+            self.error(key, f"expected the name of one of the listeners ({', '.join(sorted(listeners)) or 'none'}), "
+                            f"got {type_name(name)}")
+            return None
         if name not in listeners:
             self.error(key, f"{name!r} is not one of the listeners ({', '.join(sorted(listeners)) or 'none'})")
             return None
@@ -370,7 +389,8 @@ class _Validator(Collector):
         if not specs:
             self.error("kafka:brokers", "at least one broker is needed")
         max_id_value = cluster_config.get("reserved.broker.max.id", DEFAULT_RESERVED_BROKER_MAX_ID)
-        max_id = int(max_id_value) if str(max_id_value).isdigit() else DEFAULT_RESERVED_BROKER_MAX_ID
+        max_id = topic_configs.as_int(max_id_value)
+        max_id = DEFAULT_RESERVED_BROKER_MAX_ID if max_id is None or max_id < 0 else max_id
         brokers, id_owner, address_owner = [], {}, {}
         for minion_id in sorted(specs, key=str):
             spec, key = specs[minion_id], f"kafka:brokers:{minion_id}"
@@ -416,10 +436,19 @@ class _Validator(Collector):
                 self.error(f"{key}:rack", f"expected a non-empty string (quote numbers in YAML), got {rack!r}")
                 rack = None
             config = self.config(spec.get("config") or {}, f"{key}:config")
+            dns_names = self.dns_names(spec.get("dns_names"), f"{key}:dns_names")
             if broker_id is not None and address is not None:
                 brokers.append(Broker(minion_id=minion_id, broker_id=broker_id, address=address, rack=rack,
-                                      config=config))
+                                      config=config, dns_names=dns_names))
         return brokers
+
+    def dns_names(self, value, key):
+        problems = dns_names_problems(value)
+        for index, message in problems:
+            self.error(key if index is None else f"{key}:{index}", message)
+        if problems or value is None:
+            return ()
+        return tuple(name.strip().lower().rstrip(".") for name in value)
 
     def zookeeper_port_clash(self, key, address, listeners, jmx):
         if self.zookeeper is None:
@@ -454,7 +483,7 @@ class _Validator(Collector):
         return Secret(value)
 
     def user_name(self, value, key):
-        if not isinstance(value, str) or not _USER_NAME.match(value):
+        if not isinstance(value, str) or not _USER_NAME.fullmatch(value):
             self.error(key, "expected a user name of letters, digits, '.', '_', '@' or '-' "
                             f"(it goes into super.users and JAAS files), got {value!r}")
             return None
@@ -487,7 +516,7 @@ class _Validator(Collector):
             return f"/kafka/{cluster_name}" if cluster_name else None
         if value == "/":
             return ""
-        if not isinstance(value, str) or not _CHROOT.match(value):
+        if not isinstance(value, str) or not _CHROOT.fullmatch(value):
             self.error(key, f"expected an absolute znode path like /kafka/lab (no trailing '/'), or '/', got {value!r}")
             return None
         return value
@@ -601,7 +630,7 @@ class _Validator(Collector):
         topics, collisions = [], {}
         for name in sorted(specs, key=str):
             key = f"kafka:topics:{name}"
-            if not isinstance(name, str) or not _TOPIC_NAME.match(name) or name in (".", ".."):
+            if not isinstance(name, str) or not _TOPIC_NAME.fullmatch(name) or name in (".", ".."):
                 self.error(key, "topic names are 1-249 letters, digits, '.', '_' or '-' (not '.' or '..')")
                 continue
             if name.startswith("__"):
@@ -642,7 +671,8 @@ class _Validator(Collector):
                 self.error(f"{key}:{name}", "config keys are non-empty strings without spaces")
             elif not _is_scalar(item):
                 self.error(f"{key}:{name}", f"expected a string, number or boolean, got {type(item).__name__}")
-            elif name == "min.insync.replicas" and replication_factor and is_int(item) and item > replication_factor:
+            elif (name == "min.insync.replicas" and replication_factor
+                  and (topic_configs.as_int(item) or 0) > replication_factor):
                 self.error(f"{key}:{name}",
                            f"{item} is more than the topic's replication factor ({replication_factor})")
             else:

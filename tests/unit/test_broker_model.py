@@ -34,6 +34,8 @@ ZOOKEEPER = {
 LAB = {
     "cluster_name": "lab",
     "version": "3.9.1",
+    "source": "file:///root/.cache/kafkasalt/artifacts/kafka_2.13-3.9.1.tgz",
+    "source_hash": "sha512=" + "ab" * 64,
     "brokers": {
         "kafka1": {"broker_id": 1, "address": "127.0.0.11", "rack": "r1"},
         "kafka2": {"broker_id": 2, "address": "127.0.0.12", "rack": "r2"},
@@ -435,7 +437,7 @@ def test_replication_overrides_are_checked_against_broker_count():
 
 
 def test_source_needs_a_valid_hash():
-    assert "kafka:source_hash" in errors_of(lab(source="file:///tmp/kafka.tgz"))
+    assert "kafka:source_hash" in errors_of(lab(source="file:///tmp/kafka.tgz", source_hash=None))
     assert "kafka:source_hash" in errors_of(lab(source="file:///tmp/kafka.tgz", source_hash="sha512=abc"))
     good = model(lab(source="file:///tmp/kafka.tgz", source_hash="sha512=" + "a" * 128))
     assert good.source_hash == "sha512=" + "a" * 128
