@@ -8,6 +8,7 @@ import posixpath
 import re
 from collections.abc import Mapping
 
+from kafkasalt.common.errors import PillarErrors
 from kafkasalt.common.secret import Secret
 from kafkasalt.common.validation import Collector, is_int, type_name
 from kafkasalt.kafka import dynamic_config, topic_configs
@@ -19,6 +20,7 @@ from kafkasalt.kafka.model import (_CLUSTER_NAME, _CONTROL_CHARS, _MERGED_SECTIO
                                    cluster_name_problem, defaults, dns_names_problems, merge_with_defaults,
                                    parse_version)
 from kafkasalt.ops.sizing import expected_partitions_problem
+from kafkasalt.security import acl
 
 _LISTENER_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _CHROOT = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
@@ -63,6 +65,11 @@ OWNED_PREFIXES = {
     "zookeeper.ssl.": "zookeeper:tls (the broker's PEM keystore and the cluster CA)",
     "sasl.": "kafka:sasl_mechanism (SASL secrets live in the JAAS file)",
     "password.encoder.": "secrets do not go into server.properties",
+}
+#: Topic configs the formula sets itself (``kafka:topics:<name>:config`` may not).
+OWNED_TOPIC_CONFIGS = {
+    "leader.replication.throttled.replicas": "the reassignment throttle (kafka.reassign sets and clears it)",
+    "follower.replication.throttled.replicas": "the reassignment throttle (kafka.reassign sets and clears it)",
 }
 #: Replication settings ``config`` may override, checked against the broker count.
 REPLICATION_OVERRIDE_KEYS = ("offsets.topic.replication.factor", "transaction.state.log.replication.factor")
@@ -168,9 +175,7 @@ class _Validator(Collector):
                                       inter_broker_user.name if inter_broker_user else None) if name}
         users = self.users(pillar["users"], reserved)
         topics = self.topics(pillar["topics"], broker_count, replication_factor)
-        acls = pillar["acls"]
-        if not isinstance(acls, list):
-            self.error("kafka:acls", f"expected a list of ACL bindings, got {type(acls).__name__}")
+        acls = self.acls(pillar["acls"])
 
         self.raise_errors()
         return ClusterModel(
@@ -197,7 +202,7 @@ class _Validator(Collector):
             min_insync_replicas=min_isr,
             users=tuple(sorted(users, key=lambda user: user.name)),
             topics=tuple(sorted(topics, key=lambda topic: topic.name)),
-            acls=list(acls),
+            acls=acls,
             allow_insecure_listeners=allow_insecure,
             allow_min_isr_equal_rf=allow_equal,
         )
@@ -665,16 +670,43 @@ class _Validator(Collector):
         config = self.mapping(value, key, "a mapping of topic config key -> value")
         if config is None:
             return {}
-        valid = {}
+        table = topic_configs.table()
+        valid, parsed = {}, {}
         for name, item in config.items():
+            item_key = f"{key}:{name}"
             if not isinstance(name, str) or not name or " " in name:
-                self.error(f"{key}:{name}", "config keys are non-empty strings without spaces")
-            elif not _is_scalar(item):
-                self.error(f"{key}:{name}", f"expected a string, number or boolean, got {type(item).__name__}")
-            elif (name == "min.insync.replicas" and replication_factor
-                  and (topic_configs.as_int(item) or 0) > replication_factor):
-                self.error(f"{key}:{name}",
-                           f"{item} is more than the topic's replication factor ({replication_factor})")
-            else:
-                valid[name] = item
+                self.error(item_key, "config keys are non-empty strings without spaces")
+                continue
+            if not _is_scalar(item):
+                self.error(item_key, f"expected a string, number or boolean, got {type(item).__name__}")
+                continue
+            if name in OWNED_TOPIC_CONFIGS:
+                self.error(item_key, f"owned by the formula ({OWNED_TOPIC_CONFIGS[name]}); remove it")
+                continue
+            number = topic_configs.as_int(item)
+            if table is not None:
+                number, problem = topic_configs.check(name, item, table)
+                if problem:
+                    self.error(item_key, problem)
+                    continue
+            if name == "min.insync.replicas" and replication_factor and is_int(number) and number > replication_factor:
+                self.error(item_key, f"{item} is more than the topic's replication factor ({replication_factor})")
+                continue
+            valid[name], parsed[name] = item, number
+        low, high = parsed.get("min.compaction.lag.ms"), parsed.get("max.compaction.lag.ms")
+        if is_int(low) and is_int(high) and low > high:
+            self.error(f"{key}:min.compaction.lag.ms", f"{low} is more than max.compaction.lag.ms ({high}); "
+                                                      "Kafka refuses the topic config")
         return valid
+
+    def acls(self, value):
+        """Every ``kafka:acls`` entry parsed and expanded (roles too) as the brokers will, so a bad
+        binding is refused here and not at the deploy's last step. The raw list is kept."""
+        if not isinstance(value, list):
+            self.error("kafka:acls", f"expected a list of ACL bindings, got {type(value).__name__}")
+            return []
+        try:
+            acl.parse_bindings(value, key="kafka:acls")
+        except PillarErrors as exc:
+            self.errors.extend(exc.errors)
+        return list(value)
