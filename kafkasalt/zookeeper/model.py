@@ -43,6 +43,9 @@ QUORUM_SERVER_LOGIN_CONTEXT = "QuorumServer"
 QUORUM_LEARNER_LOGIN_CONTEXT = "QuorumLearner"
 # zkEnv.sh's ZK_SERVER_HEAP default, used when neither the pillar nor sizing gives a heap.
 FALLBACK_HEAP_MB = 1000
+# The smallest explicit zookeeper:heap_mb: below it the JVM is starved (and a value such as 2
+# is a heap meant in GiB).
+MIN_HEAP_MB = 64
 LIMIT_NOFILE = 65536
 MANAGED_HEADER = "Managed by Salt (kafkasalt). Local edits are overwritten."
 
@@ -180,12 +183,14 @@ class EnsembleModel:
     # -- construction --------------------------------------------------------------------------
 
     @classmethod
-    def from_pillar(cls, zk_pillar: dict, heap_mb_default: int | None = None) -> EnsembleModel:
+    def from_pillar(cls, zk_pillar: dict, heap_mb_default: int | None = None,
+                    sizing_by_minion: dict | None = None) -> EnsembleModel:
         """Validate the ``zookeeper:`` pillar and build the model.
 
         Every problem is collected and raised together as :class:`PillarErrors`; each
         :class:`PillarError` names the full key (``zookeeper:members:kafka2:myid``). Messages
-        never contain password values.
+        never contain password values. ``sizing_by_minion``: ``{minion_id: {"mem_total_bytes":
+        int, ...}}`` (hardware facts) to check ``heap_mb`` against each member's RAM.
         """
         from kafkasalt.zookeeper.validate import _build_model  # validation builds this class
 
@@ -193,7 +198,7 @@ class EnsembleModel:
             not is_int(heap_mb_default) or heap_mb_default <= 0
         ):
             raise ValueError(f"heap_mb_default must be a positive integer or None, not {heap_mb_default!r}")
-        return _build_model(zk_pillar, heap_mb_default)
+        return _build_model(zk_pillar, heap_mb_default, sizing_by_minion)
 
     # -- members -------------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ import re
 
 from kafkasalt.common.secret import Secret
 from kafkasalt.common.validation import Collector, is_int
-from kafkasalt.zookeeper.model import (DEFAULTS, FALLBACK_HEAP_MB, INSTALL_METHODS, PILLAR_ROOT, SUPER_USER,
-                                       TLS_CLIENT_AUTH_VALUES, TUNABLE_DEFAULTS, EnsembleModel, Member,
+from kafkasalt.zookeeper.model import (DEFAULTS, FALLBACK_HEAP_MB, INSTALL_METHODS, MIN_HEAP_MB, PILLAR_ROOT,
+                                       SUPER_USER, TLS_CLIENT_AUTH_VALUES, TUNABLE_DEFAULTS, EnsembleModel, Member,
                                        TlsSettings)
 
 # Four-letter words known to ZooKeeper 3.8 (FourLetterCommands in zookeeper-3.8.4.jar).
@@ -148,7 +148,7 @@ def _normalize_address(v, value, key) -> str | None:
         # All-numeric last label: it was meant as an IPv4 literal, and an invalid one.
         v.error(key, f"{text!r} is not a valid IPv4 address")
         return None
-    if len(text) > 253 or not all(_HOST_LABEL_RE.match(label) for label in labels):
+    if len(text) > 253 or not all(_HOST_LABEL_RE.fullmatch(label) for label in labels):
         v.error(key, f"{text!r} is not a valid hostname or IP address")
         return None
     return text.rstrip(".").lower()
@@ -193,7 +193,7 @@ def _validate_version(v, value) -> str | None:
     if not isinstance(value, str):
         v.error(key, f"must be a quoted version string like \"3.8.4\", not {value!r}")
         return None
-    match = _VERSION_RE.match(value)
+    match = _VERSION_RE.fullmatch(value)
     if not match:
         v.error(key, f"must look like \"3.8.4\", not {value!r}")
         return None
@@ -220,7 +220,7 @@ def _validate_source(v, source, source_hash):
     if not isinstance(source_hash, str):
         v.error(hash_key, "is required: \"sha512=<hex>\" (or sha256=)")
         return source, None
-    match = _HASH_RE.match(source_hash)
+    match = _HASH_RE.fullmatch(source_hash)
     if not match or len(match.group(2)) != _HASH_HEX_LEN[match.group(1)]:
         v.error(hash_key, "must be \"sha512=<128 hex digits>\" or \"sha256=<64 hex digits>\"")
         return source, None
@@ -231,7 +231,7 @@ def _validate_names(v, value, key, pattern, what) -> tuple:
     if not isinstance(value, (list, tuple)) or not value:
         v.error(key, f"must be a non-empty list of {what}, not {value!r}")
         return ()
-    bad = [item for item in value if not isinstance(item, str) or not pattern.match(item)]
+    bad = [item for item in value if not isinstance(item, str) or not pattern.fullmatch(item)]
     if bad:
         v.error(key, f"{bad!r}: expected {what}")
         return ()
@@ -281,7 +281,7 @@ def _validate_config(v, value) -> tuple:
     for name in sorted(value, key=str):
         item = value[name]
         key = v.key(*base, name)
-        if not isinstance(name, str) or not _CONFIG_KEY_RE.match(name):
+        if not isinstance(name, str) or not _CONFIG_KEY_RE.fullmatch(name):
             v.error(key, "is not a valid zoo.cfg key (letters, digits, '.', '_', '-')")
             continue
         owner = _owned_key_reason(name)
@@ -329,7 +329,7 @@ def _validate_sasl(v, value):
     for name in sorted(users, key=str):
         entry = users[name]
         key_parts = (*base, "users", name)
-        if not isinstance(name, str) or not _USER_NAME_RE.match(name):
+        if not isinstance(name, str) or not _USER_NAME_RE.fullmatch(name):
             v.error(v.key(*key_parts), "user names use letters, digits, '_', '.', '-' only")
             continue
         if name == SUPER_USER:
@@ -468,7 +468,24 @@ def _validate_members(v, value, default_ports, allow_single_member, secure_bound
     return tuple(sorted(members, key=lambda m: m.myid))
 
 
-def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
+def _validate_heap(v, heap_mb, members, sizing_by_minion):
+    """An explicit heap: at least MIN_HEAP_MB and no more than the RAM of any member whose
+    hardware facts the master has (``{minion: {"mem_total_bytes": int}}``)."""
+    key = v.key("heap_mb")
+    if not is_int(heap_mb) or heap_mb <= 0:
+        v.error(key, f"must be a positive integer (MiB) or null, not {heap_mb!r}")
+        return
+    if heap_mb < MIN_HEAP_MB:
+        v.error(key, f"{heap_mb} MiB is too small for ZooKeeper (at least {MIN_HEAP_MB}; heap_mb is in MiB, not GiB)")
+        return
+    for member in members:
+        facts = (sizing_by_minion or {}).get(member.minion_id)
+        mem_total = facts.get("mem_total_bytes") if isinstance(facts, dict) else None
+        if is_int(mem_total) and mem_total > 0 and heap_mb * 1024 * 1024 > mem_total:
+            v.error(key, f"{heap_mb} MiB is more than the RAM of {member.minion_id} ({mem_total // (1024 * 1024)} MiB)")
+
+
+def _build_model(zk_pillar, heap_mb_default, sizing_by_minion=None) -> EnsembleModel:
     v = Collector(PILLAR_ROOT)
     if zk_pillar is None:
         zk_pillar = {}
@@ -515,8 +532,8 @@ def _build_model(zk_pillar, heap_mb_default) -> EnsembleModel:
     heap_mb = merged["heap_mb"]
     if heap_mb is None:
         heap_mb = heap_mb_default if heap_mb_default is not None else FALLBACK_HEAP_MB
-    elif not is_int(heap_mb) or heap_mb <= 0:
-        v.error(v.key("heap_mb"), f"must be a positive integer (MiB) or null, not {heap_mb!r}")
+    else:
+        _validate_heap(v, heap_mb, members, sizing_by_minion)
 
     four_letter_words = _validate_four_letter_words(v, merged["four_letter_words"])
     sasl_value = merged["sasl"]
