@@ -130,14 +130,19 @@ class _Planner:
         low, self.leader_bound = bounds.leader_band(orig_leaders, len(self.keys), self.targets, drained_leaders)
         self.band = (low, low + 2)
 
-        # Each target broker's replicas, in hash order; entries go stale as replicas leave (checked on use).
-        # (``holdings``: followers, ``leading``: slot 0).
+        # Each target broker's replicas (``holdings``: followers, ``leading``: slot 0), in hash order,
+        # or by size when sizes are known (so that pick() finds runs of sizes without sorting);
+        # entries go stale as replicas leave (checked on use).
         self.holdings = {b: [] for b in self.targets}
         self.leading = {b: [] for b in self.targets}
         follows = {b: self.holdings[b].append for b in self.targets}
         leads = {b: self.leading[b].append for b in self.targets}
-        new = self.new
-        for p in self.order:
+        new, rank = self.new, self.rank
+        order = self.order
+        if self.size is not None:
+            size = self.size
+            order = sorted(order, key=lambda p: (size[p], rank[p]))
+        for p in order:
             replicas = new[p]
             if replicas[0] is not None:
                 leads[replicas[0]]((p, 0))
@@ -156,7 +161,11 @@ class _Planner:
         self.bytes = self.byte_goal = None
         if self.size is not None:
             size = self.size
-            self.bytes = {b: sum(size[p] for p, _ in chain(self.holdings[b], self.leading[b])) for b in self.targets}
+            self.bytes = dict.fromkeys(self.targets, 0)
+            for p, replicas in enumerate(self.new):
+                for broker in replicas:
+                    if broker is not None:
+                        self.bytes[broker] += size[p]
             total_bytes = sum(size[p] * len(r) for p, r in enumerate(self.orig))
             total = sum(len(r) for r in self.orig)
             self.byte_goal = {b: total_bytes * self.goal[b] / total for b in self.targets}
@@ -271,33 +280,30 @@ class _Planner:
 
     def pick(self, pool, wanted, surplus):
         """``wanted`` entries of ``pool``, by tier (:meth:`tier`); within a tier in hash order, or
-        with sizes the run of sizes whose sum is closest to what is left of ``surplus`` (the
-        smallest when nothing is)."""
+        with sizes (``pool`` is in size order then) the run of sizes whose sum is closest to what
+        is left of ``surplus`` (the smallest when nothing is)."""
         if wanted <= 0:
             return []
         tier, tiers = self.tier, ([], [], [])
-        if surplus is None:
-            first = tiers[0]
-            touched, new, receivers, orphaned = self.touched, self.new, self.receivers, self.orphaned
-            simple = self.rack is None
-            for entry in pool:
-                if simple:  # tier() inlined for the common case
-                    p = entry[0]
-                    moving, current, room = touched[p], new[p], 0
-                    for receiver in receivers:
-                        if receiver not in current:
-                            room += 1
-                    level = 2 if room <= moving else (1 if moving and not orphaned[p] else 0)
-                else:
-                    level = tier(*entry)
-                tiers[level].append(entry)
-                if not level and len(first) == wanted:
-                    return first
-            return (tiers[0] + tiers[1] + tiers[2])[:wanted]
+        first, sized = tiers[0], surplus is not None
+        touched, new, receivers, orphaned = self.touched, self.new, self.receivers, self.orphaned
+        simple = self.rack is None
         for entry in pool:
-            tiers[tier(*entry)].append(entry)
-        size, rank = self.size, self.rank
-        chosen = []
+            if simple:  # tier() inlined for the common case
+                p = entry[0]
+                moving, current, room = touched[p], new[p], 0
+                for receiver in receivers:
+                    if receiver not in current:
+                        room += 1
+                level = 2 if room <= moving else (1 if moving and not orphaned[p] else 0)
+            else:
+                level = tier(*entry)
+            tiers[level].append(entry)
+            if not level and not sized and len(first) == wanted:
+                return first
+        if not sized:
+            return (tiers[0] + tiers[1] + tiers[2])[:wanted]
+        size, chosen = self.size, []
         for group in tiers:
             need = wanted - len(chosen)
             if need <= 0:
@@ -305,7 +311,6 @@ class _Planner:
             if len(group) <= need:
                 chosen.extend(group)
                 continue
-            group.sort(key=lambda e: (size[e[0]], rank[e[0]]))
             chosen.extend(_window(group, need, surplus - sum(size[e[0]] for e in chosen), size))
         return chosen
 
