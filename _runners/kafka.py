@@ -19,7 +19,9 @@ try:
     from kafkasalt.kafka import model as brokermodel
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
+    from kafkasalt.common.validation import load_reporting_all, section_shape_errors
     from kafkasalt.ops import gates, steps
+    from kafkasalt.ops import host as hostmodel
 
     HAS_CORE = True
 except ImportError:
@@ -38,22 +40,34 @@ def __virtual__():
     return __virtualname__
 
 
-def _load(tgt="*", tgt_type="glob"):
-    """Compile and validate the kafka (and zookeeper) pillar on the master.
+def _compiled_pillars(tgt, tgt_type):
+    minions = saltglue.targeted_minions(__opts__, tgt, tgt_type)
+    return {m: __salt__["pillar.show_pillar"](m) for m in sorted(minions)}
+
+
+def _load(tgt="*", tgt_type="glob", pillars=None):
+    """Compile (unless ``pillars`` are given) and validate the kafka (and zookeeper) pillar on
+    the master.
 
     Every broker must see the same ``kafka`` pillar apart from its own per-broker keys; a broker
     with a different view would render a different cluster.
     """
-    minions = saltglue.targeted_minions(__opts__, tgt, tgt_type)
-    pillars = {m: __salt__["pillar.show_pillar"](m) for m in sorted(minions)}
+    pillars = _compiled_pillars(tgt, tgt_type) if pillars is None else pillars
+    shape_errors = section_shape_errors(pillars, "kafka") + section_shape_errors(pillars, "zookeeper")
+    if shape_errors:
+        raise PillarErrors(shape_errors)
     views = {m: p for m, p in pillars.items() if isinstance(p.get("kafka"), dict)}
     if not views:
         raise PillarError("kafka", f"no minion matching {tgt!r} has a kafka pillar")
     reference_minion, reference = next(iter(views.items()))
-    zk = zkmodel.EnsembleModel.from_pillar(reference.get("zookeeper") or {})
-    # Heap is checked against each broker's RAM from the grains the master has cached.
-    grains = __salt__["cache.grains"](tgt=",".join(views), tgt_type="list") or {}
-    sizing = {m: (grains.get(m) or {}).get("kafka_hardware") for m in views}
+    zk_pillar = reference.get("zookeeper") or {}
+    named = zk_pillar.get("members") if isinstance(zk_pillar, dict) else None
+    zk_members = list(named) if isinstance(named, dict) else []
+    # Heaps are checked against each host's RAM from the grains the master has cached.
+    hosts = sorted(set(views) | {m for m in zk_members if isinstance(m, str)})
+    grains = __salt__["cache.grains"](tgt=",".join(hosts), tgt_type="list") or {}
+    sizing = {m: (grains.get(m) or {}).get("kafka_hardware") for m in hosts}
+    zk = zkmodel.EnsembleModel.from_pillar(zk_pillar, sizing_by_minion=sizing)
     model = brokermodel.ClusterModel.from_pillar(reference["kafka"], zookeeper_model=zk, sizing_by_minion=sizing)
     unknown = [b.minion_id for b in model.brokers if b.minion_id not in pillars]
     if unknown:
@@ -76,7 +90,10 @@ def plan(tgt="*", tgt_type="glob"):
         salt-run kafka.plan
     """
     try:
-        model, ensemble = _load(tgt, tgt_type)
+        pillars = _compiled_pillars(tgt, tgt_type)
+        # kafka_host may differ from host to host: every targeted minion's is checked.
+        model, ensemble = load_reporting_all(lambda: _load(tgt, tgt_type, pillars),
+                                             hostmodel.minion_errors(pillars))
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     order = [b.minion_id for b in sorted(model.brokers, key=lambda b: b.broker_id)]

@@ -22,7 +22,9 @@ try:
     from kafkasalt.zookeeper import tls as zktls
     from kafkasalt.zookeeper import roll as zkroll
     from kafkasalt.ops import steps
+    from kafkasalt.ops import host as hostmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
+    from kafkasalt.common.validation import load_reporting_all, section_shape_errors
 
     HAS_CORE = True
 except ImportError:
@@ -51,14 +53,26 @@ def _load(tgt="*", tgt_type="glob"):
     return _load_view(tgt, tgt_type)[0]
 
 
-def _load_view(tgt="*", tgt_type="glob"):
-    """Compile pillar on the master for the targeted minions and validate the ensemble model.
+def _sizing(minions):
+    """Hardware facts per minion from the grains the master has cached (heap against RAM)."""
+    if not minions:
+        return {}
+    grains = __salt__["cache.grains"](tgt=",".join(minions), tgt_type="list") or {}
+    return {m: (grains.get(m) or {}).get("kafka_hardware") for m in minions}
+
+
+def _load_view(tgt="*", tgt_type="glob", pillars=None):
+    """Compile pillar on the master for the targeted minions (unless ``pillars`` are given) and
+    validate the ensemble model.
 
     Every member must see the same ``zookeeper`` pillar: a member with a different view would
     render a different server list and split the ensemble. Minions that are members of
     different ensembles (one master, several clusters) are refused until ``tgt`` picks one.
     """
-    pillars = _compiled_pillars(tgt, tgt_type)
+    pillars = _compiled_pillars(tgt, tgt_type) if pillars is None else pillars
+    shape_errors = section_shape_errors(pillars, "zookeeper")
+    if shape_errors:
+        raise PillarErrors(shape_errors)
     views = {minion: p.get("zookeeper") for minion, p in pillars.items() if p.get("zookeeper")}
     if not views:
         raise PillarError("zookeeper", f"no minion matching {tgt!r} has a zookeeper pillar")
@@ -72,7 +86,9 @@ def _load_view(tgt="*", tgt_type="glob"):
                                        f"{', '.join(m for m, _ in ensembles)} see them): if several ensembles are "
                                        "meant, target one with tgt=...; otherwise make their zookeeper pillar equal")
     reference_minion, reference = ensembles[0] if ensembles else next(iter(views.items()))
-    model = zkmodel.EnsembleModel.from_pillar(reference)
+    named = reference.get("members")
+    named = sorted(m for m in named if isinstance(m, str)) if isinstance(named, dict) else []
+    model = zkmodel.EnsembleModel.from_pillar(reference, sizing_by_minion=_sizing(named))
     members = [m.minion_id for m in model.members]
     unknown = [m for m in members if m not in pillars]
     if unknown:
@@ -95,7 +111,10 @@ def plan(tgt="*", tgt_type="glob"):
         salt-run zookeeper_ensemble.plan
     """
     try:
-        model, view = _load_view(tgt, tgt_type)
+        pillars = _compiled_pillars(tgt, tgt_type)
+        # kafka_host may differ from host to host: every targeted minion's is checked.
+        model, view = load_reporting_all(lambda: _load_view(tgt, tgt_type, pillars),
+                                         hostmodel.minion_errors(pillars))
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     deployed = _deployed(tgt, tgt_type)

@@ -53,6 +53,34 @@ def pillar_key(root, *parts):
     return ":".join([root, *(str(part) for part in parts)])
 
 
+def section_shape_errors(pillars_by_minion, root):
+    """The minions (``{minion: pillar}``) whose ``root`` section is neither absent (null) nor a
+    mapping, as one :class:`PillarError` per wrong type naming the minions: what a runner reports
+    instead of failing on ``view.get(...)`` of a list or a string."""
+    found = {}
+    for minion in sorted(pillars_by_minion, key=str):
+        pillar = pillars_by_minion[minion]
+        value = pillar.get(root) if isinstance(pillar, dict) else None
+        if value is not None and not isinstance(value, dict):
+            found.setdefault(type_name(value), []).append(str(minion))
+    return [PillarError(root, f"expected a mapping, got {kind} (on {', '.join(minions)})")
+            for kind, minions in found.items()]
+
+
+def load_reporting_all(load, extra_errors):
+    """``load()``, or :class:`PillarErrors` with its problems and ``extra_errors`` together, so a
+    plan reports every problem of the pillar at once (``extra_errors``: PillarError list)."""
+    try:
+        result = load()
+    except PillarErrors as exc:
+        raise PillarErrors([*exc.errors, *extra_errors]) from None
+    except PillarError as exc:
+        raise PillarErrors([exc, *extra_errors]) from None
+    if extra_errors:
+        raise PillarErrors(extra_errors)
+    return result
+
+
 class Collector:
     """The errors of one validation pass over the pillar under ``root`` (``zookeeper``, ``kafka``).
 

@@ -18,6 +18,7 @@ def runner(monkeypatch):
     spec.loader.exec_module(module)
     pillars = {}
     monkeypatch.setattr(module, "_compiled_pillars", lambda tgt, tgt_type: pillars)
+    module.__salt__ = {"cache.grains": lambda tgt, tgt_type: {}}  # the master's grain cache: empty
     return module, pillars
 
 
