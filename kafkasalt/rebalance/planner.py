@@ -43,7 +43,7 @@ from . import bounds, leaders
 from .model import normalize
 from .report import Proposal
 
-_SCAN_LIMIT = 20000  # checks one repair may spend before it settles for an extra move
+_SCAN_LIMIT = 50000  # checks one repair step may spend before it tries the next, costlier one
 
 
 class _Homeless:
@@ -451,26 +451,51 @@ class _Planner:
                 return broker
         return None
 
+    def repoint(self, h):
+        """An augmenting path: ``h`` fits a full broker; move a replica placed there on to
+        another broker, and so on, until one lands on a broker with an open slot (breadth first,
+        the partitions along the path all distinct). No extra move. True if done."""
+        parent = {}
+        queue = [b for b in self.targets if self.slots[b] <= 0 and self.fits(h.p, b)]
+        for broker in queue:
+            parent[broker] = None
+        budget = _SCAN_LIMIT
+        for broker in queue:
+            for other in reversed(self.placed_on[broker]):
+                budget -= len(self.targets)
+                if budget <= 0:
+                    return False
+                for target in self.targets:
+                    if target in parent or not self.fits(other.p, target, other.slot):
+                        continue
+                    path, node, seen = [(other, target)], broker, {h.p, other.p}
+                    while parent[node] is not None:
+                        previous, moved = parent[node]
+                        path.append((moved, node))
+                        seen.add(moved.p)
+                        node = previous
+                    if len(seen) != len(path) + 1:
+                        continue  # a partition twice on the path: its rack counts would shift
+                    if self.slots[target] > 0:
+                        for moved, to in path:  # the far end first: each move frees the next broker
+                            self.unassign(moved)
+                            self.assign(moved, to)
+                        self.assign(h, node)
+                        return True
+                    if self.placed_on[target]:
+                        parent[target] = (broker, other)
+                        queue.append(target)
+        return False
+
     def repair(self, h):
-        """No open receiver can take ``h``. In order: re-point an earlier placement to free a
-        receiver ``h`` fits (no extra move); hand ``h`` back to its donor and shed another of the
+        """No open receiver can take ``h``. In order: re-point earlier placements to free a
+        broker ``h`` fits (:meth:`repoint`, no extra move); hand ``h`` back to its donor and shed another of the
         donor's replicas instead (no extra move); park ``h`` on a broker it fits and move one of
         that broker's replicas on (one extra move); as a last resort break balance, then racks."""
+        if self.repoint(h):
+            self.repairs["re-pointed"] += 1
+            return
         budget = _SCAN_LIMIT
-        for broker in self.targets:
-            if self.slots[broker] > 0 or not self.fits(h.p, broker):
-                continue
-            for other in reversed(self.placed_on[broker]):
-                budget -= 1
-                if budget <= 0:
-                    break
-                target = self.open_receiver(other.p, other.slot, besides=broker)
-                if target is not None:
-                    self.unassign(other)
-                    self.assign(other, target)
-                    self.assign(h, broker)
-                    self.repairs["re-pointed"] += 1
-                    return
         donor = h.origin
         if not h.forced and self.fits(h.p, donor):
             for p, slot in chain(self.holdings[donor], self.leading[donor]):
