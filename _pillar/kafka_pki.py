@@ -20,6 +20,9 @@ import logging
 import os
 
 try:
+    from kafkasalt.common.errors import PillarError
+    from kafkasalt.kafka.model import DEFAULTS as KAFKA_DEFAULTS
+    from kafkasalt.kafka.model import cluster_name_problem, dns_names_problems
     from kafkasalt.security.pki_store import PkiStore
 
     HAS_CORE = True
@@ -49,10 +52,30 @@ def _is_ip(value):
     return True
 
 
+def _cluster_name(pillar):
+    """``kafka:cluster_name``, validated before it becomes a directory on the master."""
+    kafka = pillar.get("kafka") if isinstance(pillar.get("kafka"), dict) else {}
+    name = kafka.get("cluster_name")
+    if name is None:
+        return KAFKA_DEFAULTS["cluster_name"]
+    problem = cluster_name_problem(name)
+    if problem:
+        raise PillarError("kafka:cluster_name", problem)
+    return name
+
+
 def _store(pillar):
     # One CA for the whole cluster: brokers must trust the ZooKeeper members' certificates.
-    kafka = pillar.get("kafka") if isinstance(pillar.get("kafka"), dict) else {}
-    return store_for(__opts__, str(kafka.get("cluster_name") or "kafka"))
+    return store_for(__opts__, _cluster_name(pillar))
+
+
+def _dns_names(minion_id, broker):
+    """The broker's extra certificate names, checked by the same rule as the pillar validator."""
+    value = broker.get("dns_names")
+    key = f"kafka:brokers:{minion_id}:dns_names"
+    for index, message in dns_names_problems(value):
+        raise PillarError(key if index is None else f"{key}:{index}", message)
+    return list(value or ())
 
 
 def _server_certificate(store, name, minion_id, address, dns_names=()):
@@ -83,6 +106,9 @@ def _zookeeper_tls(minion_id, pillar):
             tls["member"] = _server_certificate(store, f"zookeeper-{minion_id}", minion_id, member["address"])
         key, cert, _ = store.certificate(f"zkclient-{minion_id}", (), (), server=False, client=True)
         tls["client"] = {"key": key, "cert": cert}
+    except PillarError as exc:  # refused before anything is created on the master
+        log.warning("kafka_pki: no ZooKeeper TLS material for %s: %s", minion_id, exc)
+        return {"zookeeper_tls": {"error": f"kafka_pki ext_pillar: {exc}"}}
     except Exception as exc:  # a broken PKI must not break the minion's whole pillar
         log.error("kafka_pki: cannot provide ZooKeeper TLS material for %s: %s", minion_id, exc)
         return {"zookeeper_tls": {"error": f"kafka_pki ext_pillar failed: {exc}"}}
@@ -100,10 +126,13 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-ar
         broker = (kafka.get("brokers") or {}).get(minion_id)
         if isinstance(broker, dict) and broker.get("address"):
             tls["broker"] = _server_certificate(store, f"broker-{minion_id}", minion_id, broker["address"],
-                                                broker.get("dns_names", []))
+                                                _dns_names(minion_id, broker))
         # Client certificates identify by subject (CN = minion id); they need no SAN.
         key, cert, reason = store.certificate(f"client-{minion_id}", (), (), server=False, client=True)
         tls["client"] = {"key": key, "cert": cert}
+    except PillarError as exc:  # refused before anything is created on the master
+        log.warning("kafka_pki: no TLS material for %s: %s", minion_id, exc)
+        return dict(result, kafka_tls={"error": f"kafka_pki ext_pillar: {exc}"})
     except Exception as exc:  # a broken PKI must not break the minion's whole pillar
         log.error("kafka_pki: cannot provide TLS material for %s: %s", minion_id, exc)
         return dict(result, kafka_tls={"error": f"kafka_pki ext_pillar failed: {exc}"})

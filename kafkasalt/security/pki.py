@@ -31,13 +31,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
-import re
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kafkasalt.common.validation import dns_name_problem
 
 __all__ = [
     "CLOCK_SKEW",
@@ -56,7 +57,6 @@ __all__ = [
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 # X.509 upper bound for a CommonName (RFC 5280 ub-common-name).
 MAX_COMMON_NAME_LENGTH = 64
-_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -97,10 +97,7 @@ def _normalize_dns_names(dns_names, argument="dns_names"):
         if not isinstance(name, str):
             raise ValueError(f"{argument} entries must be strings, got {type(name).__name__}")
         lowered = name.strip().lower().rstrip(".")
-        labels = lowered.split(".")
-        if labels and labels[0] == "*" and len(labels) > 2:
-            labels = labels[1:]  # one leading wildcard label is allowed
-        if not lowered or len(lowered) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+        if dns_name_problem(name) is not None:  # the rule the pillar validator applies too
             raise ValueError(f"{argument} entry {name!r} is not a valid DNS name")
         if lowered not in names:
             names.append(lowered)
