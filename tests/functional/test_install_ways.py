@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -86,12 +87,17 @@ def formula_functions(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pip_functions(tmp_path_factory):
-    base = tmp_path_factory.mktemp("pip")
+def wheel(tmp_path_factory):
+    base = tmp_path_factory.mktemp("wheel")
     wheels = base / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), REPO], base)
+    return next(wheels.glob("salt_kafka-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def pip_functions(tmp_path_factory, wheel):
+    base = tmp_path_factory.mktemp("pip")
     site = base / "site"
-    wheel = next(wheels.glob("salt_kafka-*.whl"))
     _run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], base)
     conf = _configs(base, base / "root" / "extmods")
     out = _run([sys.executable, "-c", PROBE, str(conf / "minion"), str(conf / "master")], base, {"PYTHONPATH": str(site)})
@@ -109,3 +115,10 @@ def test_formula_install_loads_every_loader_type(formula_functions):
 
 def test_pip_install_loads_the_same_functions(formula_functions, pip_functions):
     assert pip_functions == formula_functions
+
+
+def test_the_wheel_carries_the_core_data_files(wheel):
+    """Data the core reads at run time (Kafka's topic-config table) is package data."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "kafkasalt/data/kafka/topic_configs_3.9.yml" in names
