@@ -84,7 +84,8 @@ def _valid_address(address):
         ipaddress.ip_address(address)
         return True
     except ValueError:
-        return bool(_HOSTNAME.fullmatch(address))
+        # An all-numeric last label was meant as an IPv4 address (10.0.0.256, 10.0.1), not a name.
+        return bool(_HOSTNAME.fullmatch(address)) and not address.rstrip(".").rsplit(".", 1)[-1].isdigit()
 
 
 def _is_wildcard(address):
@@ -440,7 +441,7 @@ class _Validator(Collector):
             if rack is not None and (not isinstance(rack, str) or not rack.strip() or _CONTROL_CHARS.search(rack)):
                 self.error(f"{key}:rack", f"expected a non-empty string (quote numbers in YAML), got {rack!r}")
                 rack = None
-            config = self.config(spec.get("config") or {}, f"{key}:config")
+            config = self.config({} if spec.get("config") is None else spec["config"], f"{key}:config")
             dns_names = self.dns_names(spec.get("dns_names"), f"{key}:dns_names")
             if broker_id is not None and address is not None:
                 brokers.append(Broker(minion_id=minion_id, broker_id=broker_id, address=address, rack=rack,
@@ -660,7 +661,8 @@ class _Validator(Collector):
             elif broker_count and replication_factor > broker_count:
                 self.error(f"{key}:replication_factor",
                            f"{replication_factor} is more than the {broker_count} broker(s) in kafka:brokers")
-            config = self.topic_config(spec.get("config") or {}, f"{key}:config", replication_factor)
+            config = self.topic_config({} if spec.get("config") is None else spec["config"], f"{key}:config",
+                                       replication_factor)
             if partitions is not None and replication_factor is not None:
                 topics.append(Topic(name=name, partitions=partitions, replication_factor=replication_factor,
                                     config=config))

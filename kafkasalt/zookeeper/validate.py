@@ -321,7 +321,7 @@ def _validate_sasl(v, value):
     _check_unknown_keys(v, value, allowed, *base)
     super_password = _validate_password(v, value.get("super_password"), v.key(*base, "super_password"))
     quorum_password = _validate_password(v, value.get("quorum_password"), v.key(*base, "quorum_password"))
-    users = value.get("users") or {}
+    users = {} if value.get("users") is None else value["users"]
     accepted = []
     if not isinstance(users, dict):
         v.error(v.key(*base, "users"), "must be a mapping of user name -> {password: ...}")
@@ -500,13 +500,18 @@ def _build_model(zk_pillar, heap_mb_default, sizing_by_minion=None) -> EnsembleM
     if install not in INSTALL_METHODS:
         v.error(v.key("install"), f"must be one of {', '.join(INSTALL_METHODS)}, not {install!r}")
         install = "archive"
-    if install == "archive":
-        source, source_hash = _validate_source(v, merged["source"], merged["source_hash"])
-    else:
-        source = source_hash = None
+    # The package lists are checked with install: package, and when a pillar sets them (not
+    # empty) beside install: archive, so a broken list waits for no switch of install method.
+    packages_keys = ("packages", "package_classpath")
+    if install == "package" or any(zk_pillar.get(name) not in (None, []) for name in packages_keys):
         packages = _validate_names(v, merged["packages"], v.key("packages"), _PACKAGE_RE, "Debian package names")
         package_classpath = _validate_names(v, merged["package_classpath"], v.key("package_classpath"),
                                             _JAR_PATH_RE, "absolute .jar paths")
+    if install == "archive":
+        source, source_hash = _validate_source(v, merged["source"], merged["source_hash"])
+        packages, package_classpath = (), ()
+    else:
+        source = source_hash = None
 
     allow_single = merged["allow_single_member"]
     if not isinstance(allow_single, bool):
