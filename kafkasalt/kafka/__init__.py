@@ -6,6 +6,7 @@ client (:mod:`kafkasalt.kafka.admin`). Pure Python: no Salt; only the admin clie
 =====================  =============================================================
 :mod:`.model`          install layout, pillar ``DEFAULTS``, :class:`~.model.ClusterModel`
 :mod:`.validate`       the ``kafka:`` pillar checks that build the model
+:mod:`.topic_configs`  Kafka 3.9's topic configs (``data/kafka/topic_configs_3.9.yml``) applied
 :mod:`.render`         server.properties, JAAS, client config, service units, log4j, JMX exporter
 :mod:`.hostplan`       one broker host: heap, log.dirs, threads, files, service unit
 :mod:`.roll`           the broker roll as gated engine steps

@@ -1,1 +1,2 @@
-"""Operations: hardware facts, sizing, services, the restart gates and the gated-step engine."""
+"""Operations: hardware facts, sizing, the ``kafka_host`` settings, services, the restart gates
+and the gated-step engine."""
