@@ -41,6 +41,11 @@ def __virtual__():
 
 
 def store_for(opts, cluster_name):
+    """The cluster's PKI store under the master's pki_dir; the name is checked before it becomes
+    a path (PillarError naming kafka:cluster_name)."""
+    problem = cluster_name_problem(cluster_name)
+    if problem:
+        raise PillarError("kafka:cluster_name", problem)
     return PkiStore(os.path.join(opts["pki_dir"], "kafka", cluster_name), cluster_name)
 
 
@@ -52,21 +57,11 @@ def _is_ip(value):
     return True
 
 
-def _cluster_name(pillar):
-    """``kafka:cluster_name``, validated before it becomes a directory on the master."""
-    kafka = pillar.get("kafka") if isinstance(pillar.get("kafka"), dict) else {}
-    name = kafka.get("cluster_name")
-    if name is None:
-        return KAFKA_DEFAULTS["cluster_name"]
-    problem = cluster_name_problem(name)
-    if problem:
-        raise PillarError("kafka:cluster_name", problem)
-    return name
-
-
 def _store(pillar):
     # One CA for the whole cluster: brokers must trust the ZooKeeper members' certificates.
-    return store_for(__opts__, _cluster_name(pillar))
+    kafka = pillar.get("kafka") if isinstance(pillar.get("kafka"), dict) else {}
+    name = kafka.get("cluster_name")
+    return store_for(__opts__, KAFKA_DEFAULTS["cluster_name"] if name is None else name)
 
 
 def _dns_names(minion_id, broker):
