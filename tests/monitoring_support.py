@@ -143,29 +143,35 @@ class JmxExporterRules:
             return False
         return not any(_object_name_matches(p, domain, properties) for p in self.exclude)
 
-    def export(self, line, value="1.0"):
-        """(name as exposed, {label: value}, type) for one MBean attribute, or None if not exported."""
+    def first_match(self, line, value="1.0"):
+        """(rule, regex match) of the first rule matching one MBean attribute, or None if none does."""
         if not self.included(line):
             return None
         domain, properties, attribute = parse_mbean(line)
         text = f"{domain}<{', '.join(f'{k}={v}' for k, v in properties)}><>{attribute}: {value}"
         for pattern, rule in self.rules:
             match = pattern.match(text)
-            if not match:
-                continue
-            name = _safe_name(_substitute(rule["name"], match))
-            if self.lowercase_names:
-                name = name.lower()
-            labels = {}
-            for label, label_value in (rule.get("labels") or {}).items():
-                label = _safe_name(_substitute(label, match))
-                labels[label.lower() if self.lowercase_labels else label] = _substitute(label_value, match)
-            kind = rule.get("type", "UNTYPED")
-            if kind == "COUNTER":
-                name = name[:-len("_total")] if name.endswith("_total") else name
-                name += "_total"
-            return name, labels, kind
+            if match:
+                return rule, match
         return None
+
+    def export(self, line, value="1.0"):
+        """(name as exposed, {label: value}, type) for one MBean attribute, or None if not exported."""
+        found = self.first_match(line, value)
+        if found is None:
+            return None
+        rule, match = found
+        name = _safe_name(_substitute(rule["name"], match))
+        if self.lowercase_names:
+            name = name.lower()
+        labels = {}
+        for label, label_value in (rule.get("labels") or {}).items():
+            label = _safe_name(_substitute(label, match))
+            labels[label.lower() if self.lowercase_labels else label] = _substitute(label_value, match)
+        kind = rule.get("type", "UNTYPED")
+        if kind == "COUNTER":
+            name = (name[:-len("_total")] if name.endswith("_total") else name) + "_total"
+        return name, labels, kind
 
     def exported_names(self, lines):
         """The set of metric names the lines produce."""

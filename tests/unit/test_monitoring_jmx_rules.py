@@ -13,7 +13,7 @@ import yaml
 
 from kafkasalt import monitoring
 from kafkasalt.kafka import render as kafka_render
-from tests.monitoring_support import JmxExporterRules, load_mbeans, parse_mbean
+from tests.monitoring_support import JmxExporterRules, load_mbeans
 
 ROLE_MBEANS = {
     "broker.yml": ("broker-zookeeper-mode", "broker-kraft"),
@@ -32,15 +32,6 @@ KNOWN_RULE_KEYS = {"pattern", "name", "type", "help", "labels"}
 
 def rules_of(filename):
     return JmxExporterRules(monitoring.data_path("jmx_exporter", filename))
-
-
-def first_matching_rule(rules, line):
-    domain, properties, attribute = parse_mbean(line)
-    text = f"{domain}<{', '.join(f'{k}={v}' for k, v in properties)}><>{attribute}: 1.0"
-    for pattern, rule in rules.rules:
-        if pattern.match(text):
-            return rule
-    return None
 
 
 @pytest.mark.parametrize("filename", sorted(ROLE_MBEANS))
@@ -92,10 +83,9 @@ def test_every_named_rule_is_the_first_match_of_a_recorded_mbean(filename):
     used = set()
     for fixture in ROLE_MBEANS[filename]:
         for line in load_mbeans(fixture):
-            if rules.included(line):
-                rule = first_matching_rule(rules, line)
-                if rule is not None:
-                    used.add(rule["pattern"])
+            found = rules.first_match(line)
+            if found is not None:
+                used.add(found[0]["pattern"])
     named = [rule["pattern"] for rule in rules.config["rules"] if "help" in rule]
     unused = [pattern for pattern in named if pattern not in used and (filename, pattern) not in UNMATCHED_ON_PURPOSE]
     assert unused == []
