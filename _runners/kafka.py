@@ -16,6 +16,7 @@ import time
 
 try:
     from kafkasalt import saltglue
+    from kafkasalt.common import data
     from kafkasalt.kafka import model as brokermodel
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
@@ -37,6 +38,8 @@ def __virtual__():
     if not HAS_CORE:
         return (False, "kafka runner: the kafkasalt core package cannot be imported; "
                        "install the extension with pip or run `salt-run saltutil.sync_all`")
+    # A formula install syncs Python files only; the data files are in the file roots.
+    data.add_file_roots(__opts__.get("file_roots"))
     return __virtualname__
 
 

@@ -179,8 +179,14 @@ class Lab:
         os.chmod(path, mode)
 
     def _write_formula(self):
-        """A formula root exposing only the extension (not .venv or .lab) to the fileserver."""
+        """A formula root exposing only the extension (not .venv or .lab) to the fileserver: the
+        loader directories, and the core's data files (a sync copies Python files only, so the
+        runners find ``kafkasalt/data`` through the file roots)."""
         os.makedirs(self.formula_dir, exist_ok=True)
+        os.makedirs(os.path.join(self.formula_dir, "kafkasalt"), exist_ok=True)
+        data_link = os.path.join(self.formula_dir, "kafkasalt", "data")
+        if not os.path.islink(data_link):
+            os.symlink(os.path.join(REPO, "kafkasalt", "data"), data_link)
         for name in ("_modules", "_states", "_grains", "_runners", "_pillar", "_utils"):
             link = os.path.join(self.formula_dir, name)
             if not os.path.islink(link):

@@ -17,12 +17,13 @@ import math
 import re
 from pathlib import Path
 
+from kafkasalt.common import data
 from kafkasalt.common.validation import did_you_mean, is_int, type_name
 
 log = logging.getLogger(__name__)
 
 KAFKA_VERSION = "3.9"
-DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "kafka" / f"topic_configs_{KAFKA_VERSION}.yml"
+DATA_NAME = ("kafka", f"topic_configs_{KAFKA_VERSION}.yml")
 TYPES = ("int", "long", "double", "boolean", "string", "list", "class")
 _BOUNDS = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -30,9 +31,13 @@ _JAVA_CLASS = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@functools.lru_cache(maxsize=None)
-def table(path=DATA_FILE):
+def table(path=None):
     """``{config name: spec}`` from the data file, or None when the file is not installed."""
+    return _table(path or data.path(*DATA_NAME))
+
+
+@functools.lru_cache(maxsize=None)
+def _table(path):
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -194,4 +199,4 @@ def _values_problem(parsed, spec):
     return None
 
 
-__all__ = ["DATA_FILE", "KAFKA_VERSION", "as_int", "check", "table", "unknown_name_message"]
+__all__ = ["DATA_NAME", "KAFKA_VERSION", "as_int", "check", "table", "unknown_name_message"]
