@@ -1,5 +1,6 @@
 """Partition rebalance planner: minimal moves, balance, racks, drains, report and CLI."""
 
+import io
 import json
 import os
 import subprocess
@@ -269,7 +270,7 @@ def test_cli_round_trip_lists_only_changes_and_applied_output_needs_nothing_more
     assert json.loads(again.stdout) == {"version": 1, "partitions": []}
 
 
-@pytest.mark.parametrize("args, option", [
+ERROR_CASES = [
     (["--brokers", "1,2,3,4", "--racks", "1=a,2=b,3=c,9=a"], "--racks"),
     (["--brokers", "1,2,3", "--drain", "3"], "--drain"),
     (["--brokers", "1,2"], "--brokers"),
@@ -277,14 +278,30 @@ def test_cli_round_trip_lists_only_changes_and_applied_output_needs_nothing_more
     (["--brokers", "1-4", "--throttle", "fast"], "--throttle"),
     (["--current", "malformed.json", "--brokers", "1,2,3"], "--current"),
     (["--current", "missing.json", "--brokers", "1,2,3"], "--current"),
-])
-def test_cli_errors_are_one_line_naming_the_argument_and_print_nothing(tmp_path, args, option):
+]
+
+
+def error_case_files(tmp_path, args):
     current = {("t", i): [1 + i % 3, 1 + (i + 1) % 3, 1 + (i + 2) % 3] for i in range(30)}
     (tmp_path / "current.json").write_text(json.dumps(reassignment_json(current)))
     (tmp_path / "malformed.json").write_text('{"version": 1, "partitions": [')
-    if "--current" not in args:
-        args = ["--current", "current.json", *args]
-    result = run_cli(*args, cwd=tmp_path)
+    return args if "--current" in args else ["--current", "current.json", *args]
+
+
+@pytest.mark.parametrize("args, option", ERROR_CASES)
+def test_cli_errors_are_one_line_naming_the_argument_and_print_nothing(tmp_path, monkeypatch, args, option):
+    from kafkasalt.rebalance.__main__ import main
+    monkeypatch.chdir(tmp_path)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert main(error_case_files(tmp_path, args), stdout=stdout, stderr=stderr) == 2
+    assert stdout.getvalue() == ""
+    lines = stderr.getvalue().strip().splitlines()
+    assert len(lines) == 1 and f"error: {option}:" in lines[0], stderr.getvalue()
+
+
+@pytest.mark.parametrize("args, option", [ERROR_CASES[0], ERROR_CASES[5]])
+def test_cli_errors_through_a_real_process_exit_2_with_nothing_on_stdout(tmp_path, args, option):
+    result = run_cli(*error_case_files(tmp_path, args), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
