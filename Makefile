@@ -13,16 +13,19 @@ $(STAMP): requirements/base.txt requirements/test.txt setup.cfg
 
 venv: $(STAMP)
 
-# Debian packages the tests use: prometheus brings promtool (the alert rules, scrape config and
-# dashboard queries are proven with it). Installed by name through apt when missing.
+# Debian packages the tests use: prometheus brings promtool and the server (the alert rules,
+# scrape config and dashboard queries are proven with them), prometheus-node-exporter the host
+# metrics (only a Recommends of prometheus, so named). Installed by name through apt when missing.
+SYSTEM_PACKAGES := prometheus prometheus-node-exporter
 system-packages:
-	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # Kafka, ZooKeeper and the JMX exporter resolved from Maven Central into ~/.cache/kafkasalt.
 artifacts: venv
 	$(PY) -m lab.artifacts build
 
-test-unit: venv
+test-unit: venv system-packages
 	$(PYTEST) tests/unit
 
 test-functional: venv system-packages artifacts

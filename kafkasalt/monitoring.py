@@ -37,6 +37,8 @@ from pathlib import Path
 
 import yaml
 
+from kafkasalt.common import data
+
 DATA_DIR = Path(__file__).resolve().parent / "data" / "monitoring"
 
 _MINION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -45,8 +47,9 @@ _ENTRY_KEYS = ("address", "port", "rack")
 
 
 def data_path(*parts):
-    """Path of a file in ``kafkasalt/data/monitoring`` (e.g. ``data_path("alerts.yml")``)."""
-    return DATA_DIR.joinpath(*parts)
+    """Path of a file in ``kafkasalt/data/monitoring`` (e.g. ``data_path("alerts.yml")``), in the
+    package or, for formula installs, in the file roots (:mod:`kafkasalt.common.data`)."""
+    return data.path("monitoring", *parts)
 
 
 def load_data(*parts):
