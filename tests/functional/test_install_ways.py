@@ -122,3 +122,17 @@ def test_the_wheel_carries_the_core_data_files(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert "kafkasalt/data/kafka/topic_configs_3.9.yml" in names
+
+
+def test_every_core_package_is_listed_for_the_wheel():
+    # setup.cfg lists packages one by one: a new core package left out installs from a
+    # checkout but is missing from `pip install .`.
+    import configparser
+    import pathlib
+
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    cfg = configparser.ConfigParser()
+    cfg.read(repo / "setup.cfg")
+    listed = {line.strip() for line in cfg["options"]["packages"].splitlines() if line.strip()}
+    found = {".".join(p.parent.relative_to(repo).parts) for p in (repo / "kafkasalt").rglob("__init__.py")}
+    assert found - listed == set()
