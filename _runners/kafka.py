@@ -234,16 +234,31 @@ class _RollDriver:
         self.zk_members = list(ensemble.minion_ids) if ensemble is not None else []
 
     def observe(self, step, phase):
+        # The cluster view, every host's process state and (before a step, at the end) the
+        # ensemble's verdict are independent round trips through the minions: ask them at once.
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        def submit(pool, fn, *args, **kwargs):
+            # Salt's loader dunders (__opts__ ...) live in context variables, which a new thread
+            # does not inherit: each task runs in its own copy of this one.
+            return pool.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
         # Ask from another host when possible: the restarting broker's own host may be busy.
         asked = [h for h in self.hosts if h not in step.targets] + [h for h in step.targets if h in self.hosts]
-        view = _ask(asked, "kafka.gate_view", timeout=60)
-        if "topics" not in view:
-            view = {"error": view.get("error", "no answer")}
-        replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
-        view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
-                             for h in self.hosts}
-        if self.zk_members and phase in ("before", "final"):
-            view["zookeeper"] = _zookeeper_health(self.opts, self.zk_members)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            cluster = submit(pool, _ask, asked, "kafka.gate_view", timeout=60)
+            processes = submit(pool, saltglue.cmd, self.opts, self.hosts, "kafka.process_running",
+                               tgt_type="list", timeout=15)
+            zookeeper = (submit(pool, _zookeeper_health, self.opts, self.zk_members)
+                         if self.zk_members and phase in ("before", "final") else None)
+            view, replies = cluster.result(), processes.result()
+            if "topics" not in view:
+                view = {"error": view.get("error", "no answer")}
+            view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict)
+                                                     else None) for h in self.hosts}
+            if zookeeper is not None:
+                view["zookeeper"] = zookeeper.result()
         return view
 
     def act(self, step):
@@ -337,7 +352,8 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
         _ask(hosts, "kafka.elect_preferred_leaders", timeout=60)
     changes = {"restarted": restarted, "plan": summary,
                "seconds": {t: s["seconds"] for s in report["steps"] for t in s["targets"]},
-               "gate_overhead_seconds": {t: s["gate_seconds"] for s in report["steps"] for t in s["targets"]}}
+               "gate_overhead_seconds": {t: s["gate_seconds"] for s in report["steps"] for t in s["targets"]},
+               "recovery_seconds": {t: s["wait_seconds"] for s in report["steps"] for t in s["targets"]}}
     return {"result": True, "changes": changes, "comment": "restarted " + ", ".join(restarted) + " one at a time"}
 
 

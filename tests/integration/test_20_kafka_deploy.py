@@ -157,34 +157,3 @@ def test_no_secret_in_job_cache_logs_or_output(cold_deploy, lab):
     assert leaked_secrets(lab, secrets) == []
     assert not any(s in cold_deploy.text() for s in secrets)
     assert "PRIVATE KEY" not in cold_deploy.text()
-
-
-def test_mtls_required_refuses_foreign_certificates(cold_deploy, lab, orchestrate, pillar_override, tmp_path):
-    from kafka.admin import KafkaAdminClient
-    from kafkasalt.security import pki
-
-    pillar_override({"kafka": {"tls": {"client_auth": "required"}}})
-    run = orchestrate("kafka.deploy")
-    assert run.succeeded, run.text()[-4000:]
-    rolled = run.steps["kafka-rolling-restart"]["changes"].get("restarted", [])
-    assert sorted(rolled) == list(BROKERS), run.steps["kafka-rolling-restart"]
-    # No client certificate: refused.
-    with pytest.raises(Exception):
-        KafkaAdminClient(**client_config(lab), bootstrap_timeout_ms=10000).list_topics()
-    # A certificate from another CA: refused.
-    other_key, other_ca = pki.create_ca("not our CA")
-    key, cert = pki.issue_cert(other_key, other_ca, "intruder", server=False, client=True)
-    foreign = tmp_path / "foreign.pem"
-    foreign.write_text(pki.pem_keystore(key, cert, other_ca))
-    with pytest.raises(Exception):
-        KafkaAdminClient(**client_config(lab, ssl_certfile=str(foreign), ssl_keyfile=str(foreign)),
-                         bootstrap_timeout_ms=10000).list_topics()
-    # Our CA's client certificate (the one the module uses): accepted.
-    assert isinstance(lab.salt_json("kafka1", "kafka.list_topics")["kafka1"], list)
-    ours = tmp_path / "ours.pem"
-    ours.write_text(open(lab.host_path("kafka1", "/etc/kafka/tls/admin-keystore.pem")).read())
-    KafkaAdminClient(**client_config(lab, ssl_certfile=str(ours), ssl_keyfile=str(ours)), bootstrap_timeout_ms=10000).list_topics()
-    # Back to the default for the rest of the session (another gated roll).
-    lab.set_override({})
-    run = orchestrate("kafka.deploy")
-    assert run.succeeded, run.text()[-4000:]

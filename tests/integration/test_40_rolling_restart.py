@@ -17,12 +17,13 @@ BROKERS = ("kafka1", "kafka2", "kafka3")
 
 
 @pytest.fixture(scope="module")
-def roll_lab(ensure_deployed, orchestrate):
-    """A healthy cluster; the module's pillar changes accumulate and are undone at the end."""
+def roll_lab(ensure_deployed):
+    """A healthy cluster; the module's pillar changes accumulate and the override is cleared at
+    the end. The brokers then have static changes pending (back to the lab pillar), which the
+    next kafka.deploy rolls with its own change: no roll is spent only on undoing a test."""
     lab = ensure_deployed()
     yield lab
     lab.set_override({})
-    orchestrate("kafka.deploy")
 
 
 def pids(lab):
@@ -151,3 +152,34 @@ def test_killed_broker_mid_roll_halts_the_roll_and_a_rerun_completes(roll_lab, o
     # With min.insync.replicas 2 of 3 and one broker killed, acks=all writes may wait but none
     # that was acknowledged may be lost.
     assert not audit.audit(), audit.lost_messages[:10]
+
+
+def test_mtls_required_refuses_foreign_certificates(roll_lab, orchestrate, pillar_override, tmp_path):
+    # Last in this module: clients of the tests before it connect without a certificate. Going
+    # back to the default is left to the next kafka.deploy (roll_lab's teardown clears the
+    # override), which rolls it together with whatever else that deploy changes.
+    from kafka.admin import KafkaAdminClient
+    from kafkasalt.security import pki
+
+    lab = roll_lab
+    pillar_override({"kafka": {"tls": {"client_auth": "required"}}})
+    run = orchestrate("kafka.deploy")
+    assert run.succeeded, run.text()[-4000:]
+    rolled = run.steps["kafka-rolling-restart"]["changes"].get("restarted", [])
+    assert sorted(rolled) == list(BROKERS), run.steps["kafka-rolling-restart"]
+    # No client certificate: refused.
+    with pytest.raises(Exception):
+        KafkaAdminClient(**client_config(lab), bootstrap_timeout_ms=10000).list_topics()
+    # A certificate from another CA: refused.
+    other_key, other_ca = pki.create_ca("not our CA")
+    key, cert = pki.issue_cert(other_key, other_ca, "intruder", server=False, client=True)
+    foreign = tmp_path / "foreign.pem"
+    foreign.write_text(pki.pem_keystore(key, cert, other_ca))
+    with pytest.raises(Exception):
+        KafkaAdminClient(**client_config(lab, ssl_certfile=str(foreign), ssl_keyfile=str(foreign)),
+                         bootstrap_timeout_ms=10000).list_topics()
+    # Our CA's client certificate (the one the module uses): accepted.
+    assert isinstance(lab.salt_json("kafka1", "kafka.list_topics")["kafka1"], list)
+    ours = tmp_path / "ours.pem"
+    ours.write_text(open(lab.host_path("kafka1", "/etc/kafka/tls/admin-keystore.pem")).read())
+    KafkaAdminClient(**client_config(lab, ssl_certfile=str(ours), ssl_keyfile=str(ours)), bootstrap_timeout_ms=10000).list_topics()
