@@ -45,7 +45,7 @@ def __virtual__():
 
 def _compiled_pillars(tgt, tgt_type):
     minions = saltglue.targeted_minions(__opts__, tgt, tgt_type)
-    return {m: __salt__["pillar.show_pillar"](m) for m in sorted(minions)}
+    return saltglue.compiled_pillars(__opts__, __salt__, minions)
 
 
 def _load(tgt="*", tgt_type="glob", pillars=None):

@@ -19,8 +19,11 @@ kafka-bootstrap:
     - tgt: {{ kafka_plan.zookeeper_members[0] }}
     - sls: kafka.bootstrap
     - failhard: True
+    {#- The whole ZooKeeper orchestration, whichever states it rendered: when its plan refuses
+        the pillar it renders only zookeeper-pillar-invalid, whose message must reach the
+        operator (a requisite on one of its normal states would not even compile). #}
     - require:
-      - zookeeper-roll
+      - sls: zookeeper.deploy
 {%- set chain = namespace(previous='kafka-bootstrap') %}
 {%- if kafka_plan.converge in ('first_start', 'all_running') %}
 

@@ -127,6 +127,13 @@ def test_switching_tls_off_again_is_refused_and_changes_nothing(tls_lab, orchest
     run = orchestrate("zookeeper.deploy")
     assert not run.succeeded
     assert "zookeeper:tls:enabled" in run.text(), run.text()[-2000:]
+    # Through the whole-cluster orchestration too: the ZooKeeper plan's reason reaches the
+    # operator (it used to be masked by "Referenced state does not exist for requisite").
+    run = orchestrate("kafka.deploy")
+    assert not run.succeeded
+    assert "zookeeper:tls:enabled" in run.text(), run.text()[-2000:]
+    assert "Referenced state does not exist" not in run.text()
+    assert "kafka-bootstrap" not in {k for k, v in run.steps.items() if v.get("result") is True}
     assert all(_zoo_cfg(lab, h)["sslQuorum"] == "true" for h in MEMBERS)
     lab.set_override(TLS_ON)
 
