@@ -7,9 +7,12 @@ they install the real releases: a ``source`` URL (here ``file://``) plus a ``sou
 
 Artifacts (in the cache dir, default ``${KAFKASALT_CACHE:-~/.cache/kafkasalt}/artifacts``):
 
-- ``kafka_2.13-<v>.tgz``: ``kafka_2.13-<v>/{libs,config,bin}`` with our own launcher scripts;
+- ``kafka_2.13-<v>.tgz``: ``kafka_2.13-<v>/{libs,config,bin}`` for two release lines, each with
+  our own equivalent of every ``bin/`` script the Apache release ships (see lab/kafka_release.py):
+  manifest entry ``kafka`` is 3.9.2 (ZooKeeper or KRaft, log4j 1 configs), ``kafka4`` is 4.3.1
+  (KRaft only, Log4j2 configs);
 - ``apache-zookeeper-<v>-bin.tar.gz``: ``apache-zookeeper-<v>-bin/{lib,conf,bin}``; the ZooKeeper
-  version is the one Kafka itself depends on;
+  version is the one Kafka 3.9 itself depends on;
 - ``jmx_prometheus_javaagent-<v>.jar``;
 - ``<file>.sha512`` beside each (hex digest only) and ``manifest.json`` describing all of them.
 
@@ -41,54 +44,37 @@ import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
+from lab import kafka_release
+
 # --------------------------------------------------------------------------- what we build
-# Kafka 3.9.x is the last line that still runs with ZooKeeper; 3.9.2 is the newest on Maven Central.
-KAFKA_VERSION = "3.9.2"
-SCALA_VERSION = "2.13"
-# Kafka 3.9 logs through SLF4J 1.7; upstream ships the reload4j binding and reload4j 1.2.25.
-SLF4J_VERSION = "1.7.36"
-RELOAD4J_VERSION = "1.2.25"
+# The two Kafka release lines (versions, scripts, configs, Maven artifacts) are described in
+# lab/kafka_release.py: 3.9.2, the last line that still runs with ZooKeeper, and 4.3.1, the newest
+# 4.x (KRaft only) whose every jar the Maven repository serves.
+KAFKA3 = kafka_release.KAFKA3
+KAFKA4 = kafka_release.KAFKA4
+KAFKA_LINES = kafka_release.LINES
+KAFKA_VERSION = KAFKA3.version
+KAFKA4_VERSION = KAFKA4.version
+SCALA_VERSION = kafka_release.SCALA_VERSION
+SLF4J_VERSION = kafka_release.SLF4J_VERSION
+RELOAD4J_VERSION = kafka_release.RELOAD4J_VERSION
+LOG4J2_VERSION = kafka_release.LOG4J2_VERSION
 # The newest JMX exporter this Maven Central mirror serves (1.1+ is not there); runs on Java 17.
 JMX_EXPORTER_VERSION = "1.0.1"
 # Pinned so the resolution does not depend on the Maven installation's default plugin version.
 MAVEN_DEPENDENCY_PLUGIN_VERSION = "3.6.1"
-# Bump whenever the layout, scripts or configs below change, so existing caches are rebuilt.
-RECIPE_REVISION = 1
+# Bump whenever the layout, scripts or configs change, so existing caches are rebuilt.
+# 2: every bin/ script of the Apache release (3.9.2: 41, 4.3.1: 43), the Kafka 4.3.1 tarball.
+RECIPE_REVISION = 2
 # Fixed timestamp for every tarball entry (2024-01-01T00:00:00Z) unless SOURCE_DATE_EPOCH is set.
 DEFAULT_SOURCE_DATE_EPOCH = 1704067200
 
-ARTIFACT_NAMES = ("kafka", "zookeeper", "jmx_exporter")
+ARTIFACT_NAMES = ("kafka", "kafka4", "zookeeper", "jmx_exporter")
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 SHA512_HEX = re.compile(r"^[0-9a-f]{128}$")
 
-# Broker and tool launchers of the Kafka tarball: script -> (main class, what it does, default heap).
-# Main classes checked against the 3.9 jars: TopicCommand, ConsumerGroupCommand,
-# ReassignPartitionsCommand, LeaderElectionCommand and ConsoleConsumer live in kafka-tools;
-# ConfigCommand, AclCommand, BrokerApiVersionsCommand and ConsoleProducer are still in the core jar.
-KAFKA_TOOL_SCRIPTS = {
-    "kafka-topics.sh": ("org.apache.kafka.tools.TopicCommand",
-                        "create, alter, list and describe topics", None),
-    "kafka-configs.sh": ("kafka.admin.ConfigCommand",
-                         "describe and alter broker, topic, client and user configs (incl. SCRAM)", None),
-    "kafka-acls.sh": ("kafka.admin.AclCommand", "add, remove and list ACLs", None),
-    "kafka-consumer-groups.sh": ("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-                                 "list, describe and reset consumer groups", None),
-    "kafka-reassign-partitions.sh": ("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
-                                     "move partition replicas between brokers", None),
-    "kafka-leader-election.sh": ("org.apache.kafka.tools.LeaderElectionCommand",
-                                 "run preferred or unclean leader elections", None),
-    "kafka-console-producer.sh": ("kafka.tools.ConsoleProducer",
-                                  "produce records read from standard input", "-Xmx512M"),
-    "kafka-console-consumer.sh": ("org.apache.kafka.tools.consumer.ConsoleConsumer",
-                                  "print consumed records to standard output", "-Xmx512M"),
-    "kafka-broker-api-versions.sh": ("kafka.admin.BrokerApiVersionsCommand",
-                                     "show the API versions each broker supports", None),
-}
-KAFKA_BROKER_MAIN_CLASS = "kafka.Kafka"
-# Kafka's ZooKeeper shell: ZooKeeperMain plus the TLS client options of Kafka's own configs.
-ZOOKEEPER_SHELL_MAIN_CLASS = "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka"
-ZOOKEEPER_SERVER_MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+ZOOKEEPER_SERVER_MAIN_CLASS = kafka_release.ZOOKEEPER_SERVER_MAIN_CLASS
 ZOOKEEPER_CLI_MAIN_CLASS = "org.apache.zookeeper.ZooKeeperMain"
 ZOOKEEPER_VERSION_MAIN_CLASS = "org.apache.zookeeper.version.VersionInfoMain"
 
@@ -113,9 +99,11 @@ def recipe():
     return {
         "revision": RECIPE_REVISION,
         "kafka_version": KAFKA_VERSION,
+        "kafka4_version": KAFKA4_VERSION,
         "scala_version": SCALA_VERSION,
         "slf4j_version": SLF4J_VERSION,
         "reload4j_version": RELOAD4J_VERSION,
+        "log4j2_version": LOG4J2_VERSION,
         "jmx_exporter_version": JMX_EXPORTER_VERSION,
     }
 
@@ -315,18 +303,14 @@ def render_pom(artifact_id, dependencies, managed_boms=()):
 """
 
 
-def kafka_pom(kafka_version=None, scala_version=None):
-    """Broker (core jar, which brings clients, storage, raft, metadata, coordinators, ZooKeeper
-    client with Kafka's own exclusions) plus the admin tools and the reload4j SLF4J binding."""
-    kafka_version = kafka_version or KAFKA_VERSION
-    scala_version = scala_version or SCALA_VERSION
-    return render_pom("kafka-release-libs", [
-        ("org.apache.kafka", f"kafka_{scala_version}", kafka_version, False),
-        ("org.apache.kafka", "kafka-tools", kafka_version, False),
-        ("org.slf4j", "slf4j-reload4j", SLF4J_VERSION, False),
-        # Newer than the 1.2.19 slf4j-reload4j asks for; the version Kafka 3.9 itself ships.
-        ("ch.qos.reload4j", "reload4j", RELOAD4J_VERSION, False),
-    ])
+def kafka_pom(line=KAFKA3):
+    """The jars of one Kafka release line: the broker (core jar, which brings clients, storage, raft,
+    metadata, coordinators and, in 3.x, the ZooKeeper client with Kafka's own exclusions), the
+    tools, the metadata shell, Connect with MirrorMaker 2, trogdor where it exists, and one SLF4J
+    binding (reload4j for 3.x, Log4j2 for 4.x)."""
+    dependencies = [("org.apache.kafka", artifact, line.version, False) for artifact in line.maven_artifacts]
+    dependencies += [(group, artifact, version, False) for group, artifact, version in line.extra_dependencies]
+    return render_pom(f"kafka-{line.version}-release-libs", dependencies)
 
 
 def zookeeper_pom(zookeeper_version):
@@ -399,239 +383,6 @@ def write_reproducible_tarball(root_dir, out_path, mtime=None):
 
 
 # --------------------------------------------------------------------------- file contents
-KAFKA_RUN_CLASS_SH = r"""#!/usr/bin/env bash
-# Run a Java main class with the Kafka jars (libs/*) on the classpath.
-#
-#   kafka-run-class.sh [-daemon] [-name NAME] [-loggc] CLASS [ARGS...]
-#
-# Environment (same names and defaults as the Apache launcher):
-#   JAVA_HOME                   java from $JAVA_HOME/bin, else from PATH
-#   KAFKA_HEAP_OPTS             default -Xmx256M
-#   KAFKA_JVM_PERFORMANCE_OPTS  default G1 settings below
-#   KAFKA_GC_LOG_OPTS           set by -loggc (needs -name)
-#   KAFKA_JMX_OPTS              default: local JMX only; JMX_PORT [JMX_RMI_PORT] [JMX_HOST] open a port
-#   KAFKA_LOG4J_OPTS            default: config/tools-log4j.properties
-#   KAFKA_OPTS                  anything else (JAAS, javaagents, ...)
-#   LOG_DIR                     default <kafka>/logs, passed as -Dkafka.logs.dir
-#   CLASSPATH                   prepended to libs/*
-set -u
-# Option variables are split into words on purpose; never expand globs inside them.
-set -f
-
-if [ $# -lt 1 ]; then
-  echo "usage: $0 [-daemon] [-name NAME] [-loggc] CLASS [ARGS...]" >&2
-  exit 1
-fi
-
-kafka_home=$(cd "$(dirname "$0")/.." && pwd)
-
-run_as_daemon=false
-service_name=""
-write_gc_log=false
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -daemon) run_as_daemon=true; shift ;;
-    -name) service_name=${2:?-name needs a value}; shift 2 ;;
-    -loggc) write_gc_log=true; shift ;;
-    *) break ;;
-  esac
-done
-if [ $# -lt 1 ]; then
-  echo "$0: no class to run" >&2
-  exit 1
-fi
-
-LOG_DIR=${LOG_DIR:-$kafka_home/logs}
-# Only the broker's log4j config writes files; a tool run by a user without rights must still work.
-mkdir -p "$LOG_DIR" 2>/dev/null || true
-
-CLASSPATH="${CLASSPATH:+$CLASSPATH:}$kafka_home/libs/*"
-
-if [ -n "${JAVA_HOME:-}" ]; then
-  JAVA="$JAVA_HOME/bin/java"
-else
-  JAVA=java
-fi
-
-if [ -z "${KAFKA_JMX_OPTS:-}" ]; then
-  KAFKA_JMX_OPTS="-Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false"
-fi
-if [ -n "${JMX_PORT:-}" ]; then
-  KAFKA_JMX_OPTS="$KAFKA_JMX_OPTS -Dcom.sun.management.jmxremote.port=$JMX_PORT -Dcom.sun.management.jmxremote.rmi.port=${JMX_RMI_PORT:-$JMX_PORT}"
-  if [ -n "${JMX_HOST:-}" ]; then
-    KAFKA_JMX_OPTS="$KAFKA_JMX_OPTS -Dcom.sun.management.jmxremote.host=$JMX_HOST -Djava.rmi.server.hostname=$JMX_HOST"
-  fi
-fi
-
-KAFKA_LOG4J_OPTS="-Dkafka.logs.dir=$LOG_DIR ${KAFKA_LOG4J_OPTS:--Dlog4j.configuration=file:$kafka_home/config/tools-log4j.properties}"
-KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx256M}
-KAFKA_JVM_PERFORMANCE_OPTS=${KAFKA_JVM_PERFORMANCE_OPTS:--server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}
-
-KAFKA_GC_LOG_OPTS=${KAFKA_GC_LOG_OPTS:-}
-if [ "$write_gc_log" = true ] && [ -n "$service_name" ] && [ -z "$KAFKA_GC_LOG_OPTS" ]; then
-  KAFKA_GC_LOG_OPTS="-Xlog:gc*:file=$LOG_DIR/$service_name-gc.log:time,tags:filecount=10,filesize=100M"
-fi
-
-KAFKA_OPTS=${KAFKA_OPTS:-}
-
-if [ "$run_as_daemon" = true ]; then
-  console_log="$LOG_DIR/${service_name:-kafka}.out"
-  nohup "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS $KAFKA_GC_LOG_OPTS $KAFKA_JMX_OPTS \
-    $KAFKA_LOG4J_OPTS -cp "$CLASSPATH" $KAFKA_OPTS "$@" >"$console_log" 2>&1 </dev/null &
-  exit 0
-fi
-exec "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS $KAFKA_GC_LOG_OPTS $KAFKA_JMX_OPTS \
-  $KAFKA_LOG4J_OPTS -cp "$CLASSPATH" $KAFKA_OPTS "$@"
-"""
-
-KAFKA_SERVER_START_SH = r"""#!/usr/bin/env bash
-# Start a Kafka broker (main class @MAIN_CLASS@).
-#
-#   kafka-server-start.sh [-daemon] server.properties [--override key=value ...]
-#
-# Broker defaults: KAFKA_HEAP_OPTS=-Xmx1G -Xms1G, KAFKA_LOG4J_OPTS=config/log4j.properties,
-# EXTRA_ARGS="-name kafkaServer -loggc" (GC log in $LOG_DIR). See kafka-run-class.sh for the rest.
-if [ $# -lt 1 ]; then
-  echo "usage: $0 [-daemon] server.properties [--override property=value]*" >&2
-  exit 1
-fi
-bin_dir=$(cd "$(dirname "$0")" && pwd)
-
-export KAFKA_LOG4J_OPTS="${KAFKA_LOG4J_OPTS:--Dlog4j.configuration=file:$bin_dir/../config/log4j.properties}"
-export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G}"
-
-launcher_args=${EXTRA_ARGS--name kafkaServer -loggc}
-if [ "$1" = "-daemon" ]; then
-  launcher_args="-daemon $launcher_args"
-  shift
-fi
-# launcher_args is a word list on purpose.
-exec "$bin_dir/kafka-run-class.sh" $launcher_args @MAIN_CLASS@ "$@"
-"""
-
-KAFKA_TOOL_SH = r"""#!/usr/bin/env bash
-# @SCRIPT@: @DESCRIPTION@ (main class @MAIN_CLASS@).
-# Pass --help for the options. Environment as for kafka-run-class.sh.
-@HEAP_DEFAULT@exec "$(dirname "$0")/kafka-run-class.sh" @MAIN_CLASS@ "$@"
-"""
-
-ZOOKEEPER_SHELL_SH = r"""#!/usr/bin/env bash
-# zookeeper-shell.sh: ZooKeeper command line with Kafka's TLS client support
-# (main class @MAIN_CLASS@).
-#
-#   zookeeper-shell.sh HOST:PORT[/CHROOT] [-zk-tls-config-file FILE] [COMMAND ARGS...]
-if [ $# -lt 1 ]; then
-  echo "usage: $0 zookeeper_host:port[/path] [-zk-tls-config-file file] [args...]" >&2
-  exit 1
-fi
-exec "$(dirname "$0")/kafka-run-class.sh" @MAIN_CLASS@ -server "$@"
-"""
-
-KAFKA_LOG4J_PROPERTIES = """\
-# Broker logging (reload4j, log4j 1.2 syntax). ${kafka.logs.dir} is set by kafka-run-class.sh from LOG_DIR.
-log4j.rootLogger=INFO, stdout, server
-
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-
-# Size-based rolling keeps disk use bounded: at most 10 x 100 MB per file family.
-log4j.appender.server=org.apache.log4j.RollingFileAppender
-log4j.appender.server.File=${kafka.logs.dir}/server.log
-log4j.appender.server.MaxFileSize=100MB
-log4j.appender.server.MaxBackupIndex=10
-log4j.appender.server.layout=org.apache.log4j.PatternLayout
-log4j.appender.server.layout.ConversionPattern=[%d] %p %m (%c)%n
-
-log4j.appender.stateChange=org.apache.log4j.RollingFileAppender
-log4j.appender.stateChange.File=${kafka.logs.dir}/state-change.log
-log4j.appender.stateChange.MaxFileSize=100MB
-log4j.appender.stateChange.MaxBackupIndex=10
-log4j.appender.stateChange.layout=org.apache.log4j.PatternLayout
-log4j.appender.stateChange.layout.ConversionPattern=[%d] %p %m (%c)%n
-
-log4j.appender.controller=org.apache.log4j.RollingFileAppender
-log4j.appender.controller.File=${kafka.logs.dir}/controller.log
-log4j.appender.controller.MaxFileSize=100MB
-log4j.appender.controller.MaxBackupIndex=10
-log4j.appender.controller.layout=org.apache.log4j.PatternLayout
-log4j.appender.controller.layout.ConversionPattern=[%d] %p %m (%c)%n
-
-log4j.appender.authorizer=org.apache.log4j.RollingFileAppender
-log4j.appender.authorizer.File=${kafka.logs.dir}/kafka-authorizer.log
-log4j.appender.authorizer.MaxFileSize=100MB
-log4j.appender.authorizer.MaxBackupIndex=10
-log4j.appender.authorizer.layout=org.apache.log4j.PatternLayout
-log4j.appender.authorizer.layout.ConversionPattern=[%d] %p %m (%c)%n
-
-log4j.appender.cleaner=org.apache.log4j.RollingFileAppender
-log4j.appender.cleaner.File=${kafka.logs.dir}/log-cleaner.log
-log4j.appender.cleaner.MaxFileSize=100MB
-log4j.appender.cleaner.MaxBackupIndex=10
-log4j.appender.cleaner.layout=org.apache.log4j.PatternLayout
-log4j.appender.cleaner.layout.ConversionPattern=[%d] %p %m (%c)%n
-
-# The ZooKeeper client and the request log are chatty at INFO.
-log4j.logger.org.apache.zookeeper=INFO
-log4j.logger.kafka.request.logger=WARN, server
-log4j.additivity.kafka.request.logger=false
-
-log4j.logger.kafka.controller=TRACE, controller
-log4j.additivity.kafka.controller=false
-log4j.logger.state.change.logger=INFO, stateChange
-log4j.additivity.state.change.logger=false
-# Denied operations at INFO, allowed ones only at DEBUG.
-log4j.logger.kafka.authorizer.logger=INFO, authorizer
-log4j.additivity.kafka.authorizer.logger=false
-log4j.logger.kafka.log.LogCleaner=INFO, cleaner
-log4j.additivity.kafka.log.LogCleaner=false
-"""
-
-KAFKA_TOOLS_LOG4J_PROPERTIES = """\
-# Command-line tools: warnings and errors to standard error, nothing to files.
-log4j.rootLogger=WARN, stderr
-
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.appender.stderr.Target=System.err
-"""
-
-KAFKA_SERVER_PROPERTIES = """\
-# Sample single-broker configuration in ZooKeeper mode. The Salt states write the real one.
-broker.id=0
-listeners=PLAINTEXT://127.0.0.1:9092
-advertised.listeners=PLAINTEXT://127.0.0.1:9092
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-
-zookeeper.connect=127.0.0.1:2181
-zookeeper.connection.timeout.ms=18000
-
-log.dirs=/tmp/kafka-logs
-num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-auto.create.topics.enable=false
-
-# Internal topics: raise to 3 on any cluster with three or more brokers.
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-
-log.retention.hours=168
-log.segment.bytes=1073741824
-log.retention.check.interval.ms=300000
-
-num.network.threads=3
-num.io.threads=8
-socket.send.buffer.bytes=102400
-socket.receive.buffer.bytes=102400
-socket.request.max.bytes=104857600
-
-group.initial.rebalance.delay.ms=3000
-"""
-
 ZOOKEEPER_SERVER_SH = r"""#!/usr/bin/env bash
 # Run a ZooKeeper server (main class @SERVER_CLASS@).
 #
@@ -794,7 +545,7 @@ their runtime dependencies, laid out like the Apache release tarball:
 
 The scripts in bin/ and the files in {config_dir}/ are kafkasalt's own, not Apache's.
 This is a test-bed build, not an Apache release.
-"""
+{notes}"""
 
 
 def _write(path, text, executable=False):
@@ -804,18 +555,9 @@ def _write(path, text, executable=False):
     path.chmod(0o755 if executable else 0o644)
 
 
-def kafka_bin_scripts():
-    """``{script name: content}`` for the Kafka tarball's bin/ directory."""
-    scripts = {
-        "kafka-run-class.sh": KAFKA_RUN_CLASS_SH,
-        "kafka-server-start.sh": KAFKA_SERVER_START_SH.replace("@MAIN_CLASS@", KAFKA_BROKER_MAIN_CLASS),
-        "zookeeper-shell.sh": ZOOKEEPER_SHELL_SH.replace("@MAIN_CLASS@", ZOOKEEPER_SHELL_MAIN_CLASS),
-    }
-    for script, (main_class, description, heap) in KAFKA_TOOL_SCRIPTS.items():
-        heap_default = f'export KAFKA_HEAP_OPTS="${{KAFKA_HEAP_OPTS:-{heap}}}"\n' if heap else ""
-        scripts[script] = (KAFKA_TOOL_SH.replace("@SCRIPT@", script).replace("@DESCRIPTION@", description)
-                           .replace("@MAIN_CLASS@", main_class).replace("@HEAP_DEFAULT@", heap_default))
-    return scripts
+def kafka_bin_scripts(line=KAFKA3):
+    """``{script name: content}`` for the bin/ directory of a Kafka line's tarball."""
+    return kafka_release.bin_scripts(line)
 
 
 def zookeeper_bin_scripts():
@@ -827,9 +569,9 @@ def zookeeper_bin_scripts():
     }
 
 
-def kafka_top_dir(kafka_version=None, scala_version=None):
+def kafka_top_dir(line=KAFKA3):
     """``kafka_<scala>-<kafka>``, the release tarball's top directory."""
-    return f"kafka_{scala_version or SCALA_VERSION}-{kafka_version or KAFKA_VERSION}"
+    return line.top_dir
 
 
 def zookeeper_top_dir(zookeeper_version):
@@ -877,10 +619,30 @@ def run_maven(tools, pom_text, work_dir, output_dir, what, offline=False):
                             + "\n  ".join(lines))
 
 
+# Launcher output that means a broken logging setup even when the tool itself worked.
+LOGGING_TROUBLE = {
+    "multiple SLF4J bindings": "more than one SLF4J binding on the classpath",
+    "org.slf4j.impl.StaticLoggerBinder": "no SLF4J binding on the classpath",
+    "No SLF4J providers were found": "no SLF4J binding on the classpath",
+    "ERROR StatusLogger": "Log4j2 could not load its configuration",
+    "log4j:ERROR": "log4j could not load its configuration",
+    "log4j:WARN No appenders": "log4j found no configuration",
+}
+
+
+def logging_trouble(output):
+    """What is wrong with the logging setup according to a launcher's ``output`` (None: nothing)."""
+    for marker, meaning in LOGGING_TROUBLE.items():
+        if marker in output:
+            return meaning
+    return None
+
+
 def run_launcher_check(command, expect, what, env_extra=None):
     """Run a packaged launcher (e.g. ``--version``) and insist on ``expect`` in its output.
 
-    Catches a broken classpath or a second SLF4J binding before the tarball is published.
+    Catches a broken classpath, a missing or second SLF4J binding, or a log config the logging
+    framework rejects, before the tarball is published.
     """
     env = dict(os.environ, **(env_extra or {}))
     try:
@@ -892,39 +654,83 @@ def run_launcher_check(command, expect, what, env_extra=None):
     if proc.returncode != 0 or expect not in output:
         raise ArtifactError(f"{what}: {' '.join(map(str, command))} exited {proc.returncode} without "
                             f"printing {expect!r}:\n{output[-3000:]}")
-    if "multiple SLF4J bindings" in output:
-        raise ArtifactError(f"{what}: more than one SLF4J binding on the classpath:\n{output[-3000:]}")
+    trouble = logging_trouble(output)
+    if trouble:
+        raise ArtifactError(f"{what}: {trouble}:\n{output[-3000:]}")
 
 
-def build_kafka(stage, tools, offline=False):
-    """Kafka release tree + tarball in ``stage``; returns (tarball path, top dir, ZooKeeper version)."""
-    top = kafka_top_dir()
+def jar_classes(libs_dir):
+    """Names (``a.b.C``) of the top-level classes in the jars of ``libs_dir``."""
+    classes = set()
+    for jar in sorted(Path(libs_dir).glob("*.jar")):
+        with zipfile.ZipFile(jar) as archive:
+            for name in archive.namelist():
+                if name.endswith(".class") and "$" not in name and not name.startswith("META-INF/"):
+                    classes.add(name[:-len(".class")].replace("/", "."))
+    return classes
+
+
+def missing_main_classes(line, classes):
+    """``{script: [main class, ...]}`` of the scripts whose main class is not in ``classes``."""
+    missing = {}
+    for script, wanted in kafka_release.main_classes(line).items():
+        absent = [main_class for main_class in wanted if main_class not in classes]
+        if absent:
+            missing[script] = absent
+    return missing
+
+
+def check_kafka_libs(line, libs):
+    """The resolved ``libs`` hold every main class the line's scripts run, and (4.x) the SLF4J
+    binding matches Kafka's own log4j-core; ArtifactError naming what is wrong otherwise."""
+    missing = missing_main_classes(line, jar_classes(libs))
+    if missing:
+        raise ArtifactError(f"Kafka {line.version}: the jars lack the main class of "
+                            + "; ".join(f"{script} ({', '.join(classes)})" for script, classes in missing.items()))
+    for group, artifact, version in line.extra_dependencies:
+        if artifact == "log4j-slf4j-impl":
+            core = jar_version(libs, "log4j-core")
+            if core != version:
+                raise ArtifactError(f"Kafka {line.version} brings log4j-core {core} but the SLF4J binding is "
+                                    f"{group}:{artifact}:{version}: set LOG4J2_VERSION to {core}")
+
+
+def _kafka_readme(line):
+    left_out = "".join(f"  {script}: {why}\n" for script, why in line.left_out.items())
+    notes = (f"\nbin/ has {len(kafka_release.bin_scripts(line))} scripts; left out of the Apache release's:\n"
+             f"{left_out}Logging: {line.logging.framework} (config/{line.logging.broker}, "
+             f"config/{line.logging.tools}, config/{line.logging.connect}).\n")
+    return TARBALL_README.format(
+        title=f"Apache Kafka {line.version} (Scala {line.scala_version}), {line.mode}",
+        coordinates="\n".join(f"  {c}" for c in line.coordinates), config_dir="config", notes=notes)
+
+
+def build_kafka(stage, tools, line=KAFKA3, offline=False):
+    """Kafka release tree + tarball of ``line`` in ``stage``.
+
+    Returns (tarball path, top dir, the version of the ZooKeeper client in libs/ or None).
+    """
+    top = line.top_dir
     tree = Path(stage) / "trees" / top
     libs = tree / "libs"
     libs.mkdir(parents=True)
-    run_maven(tools, kafka_pom(), Path(stage) / "maven-kafka", libs,
-              f"org.apache.kafka:kafka_{SCALA_VERSION}:{KAFKA_VERSION} and kafka-tools", offline)
-    # The ZooKeeper tarball follows the ZooKeeper client Kafka was built against.
-    zookeeper_version = jar_version(libs, "zookeeper")
-    for script, content in kafka_bin_scripts().items():
+    run_maven(tools, kafka_pom(line), Path(stage) / f"maven-{line.key}", libs,
+              f"org.apache.kafka:kafka_{line.scala_version}:{line.version} with its tools, Connect and "
+              f"MirrorMaker 2", offline)
+    check_kafka_libs(line, libs)
+    # The ZooKeeper tarball follows the ZooKeeper client Kafka was built against (3.x only).
+    zookeeper_version = jar_version(libs, "zookeeper") if line.zookeeper_shell else None
+    for script, content in kafka_bin_scripts(line).items():
         _write(tree / "bin" / script, content, executable=True)
-    _write(tree / "config" / "log4j.properties", KAFKA_LOG4J_PROPERTIES)
-    _write(tree / "config" / "tools-log4j.properties", KAFKA_TOOLS_LOG4J_PROPERTIES)
-    _write(tree / "config" / "server.properties", KAFKA_SERVER_PROPERTIES)
-    _write(tree / "README.kafkasalt", TARBALL_README.format(
-        title=f"Apache Kafka {KAFKA_VERSION} (Scala {SCALA_VERSION}), ZooKeeper mode",
-        coordinates="\n".join(f"  {c}" for c in (
-            f"org.apache.kafka:kafka_{SCALA_VERSION}:{KAFKA_VERSION}",
-            f"org.apache.kafka:kafka-tools:{KAFKA_VERSION}",
-            f"org.slf4j:slf4j-reload4j:{SLF4J_VERSION}",
-            f"ch.qos.reload4j:reload4j:{RELOAD4J_VERSION}")),
-        config_dir="config"))
+    for name, content in line.configs.items():
+        _write(tree / "config" / name, content)
+    _write(tree / "README.kafkasalt", _kafka_readme(line))
 
-    check_env = {"KAFKA_HEAP_OPTS": "-Xmx128m", "LOG_DIR": str(Path(stage) / "check-logs")}
-    run_launcher_check([tree / "bin" / "kafka-server-start.sh", "--version"], KAFKA_VERSION,
-                       "kafka broker launcher", dict(check_env, EXTRA_ARGS=""))
-    run_launcher_check([tree / "bin" / "kafka-topics.sh", "--version"], KAFKA_VERSION,
-                       "kafka-topics.sh", check_env)
+    check_env = {"KAFKA_HEAP_OPTS": "-Xmx128m", "LOG_DIR": str(Path(stage) / f"check-logs-{line.key}")}
+    run_launcher_check([tree / "bin" / "kafka-server-start.sh", "--version"], line.version,
+                       f"Kafka {line.version} broker launcher", dict(check_env, EXTRA_ARGS=""))
+    run_launcher_check([tree / "bin" / "kafka-topics.sh", "--version"], line.version,
+                       f"Kafka {line.version} kafka-topics.sh", check_env)
 
     tarball = Path(stage) / f"{top}.tgz"
     write_reproducible_tarball(tree, tarball)
@@ -949,7 +755,7 @@ def build_zookeeper(stage, tools, zookeeper_version, offline=False):
         title=f"Apache ZooKeeper {zookeeper_version}",
         coordinates=f"  org.apache.zookeeper:zookeeper:{zookeeper_version} (+ Jetty, Jackson, metrics-core, "
                     f"jline, snappy-java, commons-cli at the versions of its parent pom)",
-        config_dir="conf"))
+        config_dir="conf", notes=""))
 
     run_launcher_check([tree / "bin" / "zkServer.sh", "version"], f"version {zookeeper_version}",
                        "zkServer.sh version")
@@ -1025,22 +831,8 @@ def build_all(cache_dir=None, force=False, offline=False, log=print):
         tools = find_tools()
         stage = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
         try:
-            started = time.monotonic()
-            kafka_tarball, kafka_top, zookeeper_version = build_kafka(stage, tools, offline)
-            log(f"kafka {KAFKA_VERSION}: {_describe(kafka_tarball)} in {time.monotonic() - started:.1f}s")
-
-            started = time.monotonic()
-            zookeeper_tarball, zookeeper_top = build_zookeeper(stage, tools, zookeeper_version, offline)
-            log(f"zookeeper {zookeeper_version}: {_describe(zookeeper_tarball)} in {time.monotonic() - started:.1f}s")
-
-            started = time.monotonic()
-            jmx_jar = fetch_jmx_exporter(stage, tools, offline)
-            log(f"jmx_exporter {JMX_EXPORTER_VERSION}: {_describe(jmx_jar)} in {time.monotonic() - started:.1f}s")
-
+            built = _build_everything(stage, tools, offline, log)
             previous = _previous_files(cache_dir)
-            built = {"kafka": (kafka_tarball, KAFKA_VERSION, kafka_top, {"scala_version": SCALA_VERSION}),
-                     "zookeeper": (zookeeper_tarball, zookeeper_version, zookeeper_top, {}),
-                     "jmx_exporter": (jmx_jar, JMX_EXPORTER_VERSION, None, {})}
             manifest = {"format": MANIFEST_FORMAT, "recipe": recipe()}
             for name, (path, version, top, extra) in built.items():
                 final = cache_dir / path.name
@@ -1057,6 +849,32 @@ def build_all(cache_dir=None, force=False, offline=False, log=print):
             return manifest
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def _build_everything(stage, tools, offline, log):
+    """Every artifact in ``stage``: ``{name: (path, version, top dir, manifest extras)}``, one after
+    the other (in parallel they only fought over two cores and Maven's local repository): each
+    Kafka line, the ZooKeeper tarball of 3.9's ZooKeeper client, the JMX exporter."""
+    def timed(what, step):
+        started = time.monotonic()
+        path, top, *rest = step()
+        log(f"{what}: {_describe(path)} in {time.monotonic() - started:.1f}s")
+        return path, top, rest
+
+    built = {}
+    zookeeper_version = None
+    for line in KAFKA_LINES:
+        what = f"kafka {line.version} ({len(kafka_bin_scripts(line))} bin/ scripts)"
+        tarball, top, (zookeeper_client,) = timed(what, lambda: build_kafka(stage, tools, line, offline))
+        built[line.key] = (tarball, line.version, top, {"scala_version": line.scala_version})
+        zookeeper_version = zookeeper_version or zookeeper_client
+    path, top, _ = timed(f"zookeeper {zookeeper_version}",
+                         lambda: build_zookeeper(stage, tools, zookeeper_version, offline))
+    built["zookeeper"] = (path, zookeeper_version, top, {})
+    path, _, _ = timed(f"jmx_exporter {JMX_EXPORTER_VERSION}",
+                       lambda: (fetch_jmx_exporter(stage, tools, offline), None))
+    built["jmx_exporter"] = (path, JMX_EXPORTER_VERSION, None, {})
+    return built
 
 
 def _entries(manifest):

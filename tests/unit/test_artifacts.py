@@ -3,14 +3,17 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tarfile
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 
-from lab import artifacts
+from lab import artifacts, kafka_release
 from lab.artifacts import ArtifactError
+from lab.kafka_release import KAFKA3, KAFKA4
 
 POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
@@ -19,6 +22,7 @@ def make_cache(cache_dir):
     """A cache dir with three small artifact files, their sidecars and a matching manifest."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     contents = {"kafka": ("kafka_2.13-9.9.9.tgz", b"kafka bytes", "kafka_2.13-9.9.9"),
+                "kafka4": ("kafka_2.13-9.9.10.tgz", b"kafka4 bytes", "kafka_2.13-9.9.10"),
                 "zookeeper": ("apache-zookeeper-9.9.9-bin.tar.gz", b"zk bytes", "apache-zookeeper-9.9.9-bin"),
                 "jmx_exporter": ("jmx_prometheus_javaagent-9.9.9.jar", b"jar bytes", None)}
     manifest = {"format": artifacts.MANIFEST_FORMAT, "recipe": artifacts.recipe()}
@@ -156,11 +160,12 @@ def fake_steps(monkeypatch, fail_in=None):
         artifacts.write_sha512_sidecar(path)
         return path
 
-    def build_kafka(stage, tools, offline=False):
-        if fail_in == "kafka":
+    def build_kafka(stage, tools, line, offline=False):
+        if fail_in == line.key:
             (stage / "half-built").write_text("x")
-            raise ArtifactError("Maven could not resolve kafka")
-        return fake_file(stage, "kafka_2.13-3.9.2.tgz", b"k"), "kafka_2.13-3.9.2", "3.8.4"
+            raise ArtifactError(f"Maven could not resolve {line.key}")
+        zookeeper_version = "3.8.4" if line.zookeeper_shell else None
+        return fake_file(stage, f"{line.top_dir}.tgz", line.key.encode()), line.top_dir, zookeeper_version
 
     def build_zookeeper(stage, tools, zookeeper_version, offline=False):
         if fail_in == "zookeeper":
@@ -182,15 +187,17 @@ def test_build_moves_files_in_and_writes_the_manifest_last(tmp_path, monkeypatch
     manifest = artifacts.build_all(tmp_path, force=True, log=lambda message: None)
     assert manifest["zookeeper"]["version"] == "3.8.4"
     assert manifest["kafka"]["top_dir"] == "kafka_2.13-3.9.2"
+    assert (manifest["kafka4"]["version"], manifest["kafka4"]["top_dir"]) == ("4.3.1", "kafka_2.13-4.3.1")
     assert artifacts.load_manifest(tmp_path, verify=True) == manifest
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [".build.lock", "apache-zookeeper-3.8.4-bin.tar.gz", "apache-zookeeper-3.8.4-bin.tar.gz.sha512",
                      "jmx_prometheus_javaagent-1.0.1.jar", "jmx_prometheus_javaagent-1.0.1.jar.sha512",
-                     "kafka_2.13-3.9.2.tgz", "kafka_2.13-3.9.2.tgz.sha512", "manifest.json"]
+                     "kafka_2.13-3.9.2.tgz", "kafka_2.13-3.9.2.tgz.sha512",
+                     "kafka_2.13-4.3.1.tgz", "kafka_2.13-4.3.1.tgz.sha512", "manifest.json"]
     assert old["kafka"]["file"] not in names
 
 
-@pytest.mark.parametrize("failing_step", ["kafka", "zookeeper"])
+@pytest.mark.parametrize("failing_step", ["kafka", "kafka4", "zookeeper"])
 def test_failed_build_leaves_nothing_behind(tmp_path, monkeypatch, failing_step):
     before = make_cache(tmp_path)
     listing = sorted(p.name for p in tmp_path.iterdir())
@@ -249,10 +256,23 @@ def dependencies_of(pom_text):
 
 
 def test_kafka_pom_wants_broker_tools_and_one_slf4j_binding():
-    deps = dependencies_of(artifacts.kafka_pom("3.9.2", "2.13"))
-    assert ("org.apache.kafka", "kafka_2.13", "3.9.2") in deps
-    assert ("org.apache.kafka", "kafka-tools", "3.9.2") in deps
+    deps = dependencies_of(artifacts.kafka_pom(KAFKA3))
+    for artifact in ("kafka_2.13", "kafka-tools", "kafka-shell", "connect-runtime", "connect-mirror",
+                     "connect-mirror-client"):
+        assert ("org.apache.kafka", artifact, "3.9.2") in deps
     assert [d for d in deps if d[0] == "org.slf4j"] == [("org.slf4j", "slf4j-reload4j", artifacts.SLF4J_VERSION)]
+    assert not [d for d in deps if d[1] in ("trogdor", "kafka-streams")]
+
+
+def test_kafka4_pom_wants_the_kraft_jars_and_the_log4j2_binding():
+    deps = dependencies_of(artifacts.kafka_pom(KAFKA4))
+    for artifact in ("kafka_2.13", "kafka-tools", "kafka-storage", "kafka-metadata", "kafka-raft", "kafka-shell",
+                     "connect-runtime", "connect-mirror", "connect-mirror-client", "trogdor"):
+        assert ("org.apache.kafka", artifact, "4.3.1") in deps
+    assert [d for d in deps if d[0] != "org.apache.kafka"] == [
+        ("org.apache.logging.log4j", "log4j-slf4j-impl", artifacts.LOG4J2_VERSION)]
+    # RocksDB's native libraries would double the tarball; no script needs Kafka Streams.
+    assert "kafka-streams" not in {d[1] for d in deps}
 
 
 def test_zookeeper_pom_takes_provided_versions_from_the_parent_bom():
@@ -314,19 +334,237 @@ def test_bad_source_date_epoch_is_named(monkeypatch):
         artifacts.source_date_epoch()
 
 
-def test_every_tool_script_runs_its_main_class():
-    scripts = artifacts.kafka_bin_scripts()
-    expected = {"kafka-run-class.sh", "kafka-server-start.sh", "zookeeper-shell.sh", *artifacts.KAFKA_TOOL_SCRIPTS}
-    assert set(scripts) == expected
-    for script, (main_class, _, _) in artifacts.KAFKA_TOOL_SCRIPTS.items():
-        assert f'kafka-run-class.sh" {main_class} "$@"' in scripts[script]
-    assert 'kafka-run-class.sh" $launcher_args kafka.Kafka "$@"' in scripts["kafka-server-start.sh"]
-    assert "ZooKeeperMainWithTlsSupportForKafka -server" in scripts["zookeeper-shell.sh"]
-    assert "@" not in "".join(scripts.values()).replace('"$@"', "")
+ALL_SCRIPTS = {f"{line.key}/{name}": text for line in kafka_release.LINES
+               for name, text in artifacts.kafka_bin_scripts(line).items()}
+ALL_SCRIPTS.update({f"zookeeper/{name}": text for name, text in artifacts.zookeeper_bin_scripts().items()})
 
 
-@pytest.mark.parametrize("script", sorted({**artifacts.kafka_bin_scripts(), **artifacts.zookeeper_bin_scripts()}))
+@pytest.mark.parametrize("script", sorted(ALL_SCRIPTS))
 def test_scripts_are_valid_bash(script):
-    content = {**artifacts.kafka_bin_scripts(), **artifacts.zookeeper_bin_scripts()}[script]
-    result = subprocess.run(["bash", "-n"], input=content, capture_output=True, text=True)
+    result = subprocess.run(["bash", "-n"], input=ALL_SCRIPTS[script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------- the Kafka release lines
+# bin/*.sh of the Apache release tarballs (bin/windows/ aside): 3.9 from the apache/kafka 3.9
+# branch, 4.x from a 4.1.0 release listing; 4.3.1's jars hold every main class of it and no
+# class of a newer script.
+APACHE_BIN_39 = """
+connect-distributed connect-mirror-maker connect-plugin-path connect-standalone kafka-acls
+kafka-broker-api-versions kafka-client-metrics kafka-cluster kafka-configs kafka-console-consumer
+kafka-console-producer kafka-consumer-groups kafka-consumer-perf-test kafka-delegation-tokens
+kafka-delete-records kafka-dump-log kafka-e2e-latency kafka-features kafka-get-offsets kafka-jmx
+kafka-leader-election kafka-log-dirs kafka-metadata-quorum kafka-metadata-shell kafka-mirror-maker
+kafka-producer-perf-test kafka-reassign-partitions kafka-replica-verification kafka-run-class
+kafka-server-start kafka-server-stop kafka-storage kafka-streams-application-reset kafka-topics
+kafka-transactions kafka-verifiable-consumer kafka-verifiable-producer trogdor
+zookeeper-security-migration zookeeper-server-start zookeeper-server-stop zookeeper-shell
+"""
+APACHE_BIN_4X = """
+connect-distributed connect-mirror-maker connect-plugin-path connect-standalone kafka-acls
+kafka-broker-api-versions kafka-client-metrics kafka-cluster kafka-configs kafka-console-consumer
+kafka-console-producer kafka-console-share-consumer kafka-consumer-groups kafka-consumer-perf-test
+kafka-delegation-tokens kafka-delete-records kafka-dump-log kafka-e2e-latency kafka-features
+kafka-get-offsets kafka-groups kafka-jmx kafka-leader-election kafka-log-dirs kafka-metadata-quorum
+kafka-metadata-shell kafka-producer-perf-test kafka-reassign-partitions kafka-replica-verification
+kafka-run-class kafka-server-start kafka-server-stop kafka-share-consumer-perf-test kafka-share-groups
+kafka-storage kafka-streams-application-reset kafka-streams-groups kafka-topics kafka-transactions
+kafka-verifiable-consumer kafka-verifiable-producer kafka-verifiable-share-consumer trogdor
+"""
+
+
+def apache_scripts(listing):
+    return {f"{name}.sh" for name in listing.split()}
+
+
+@pytest.mark.parametrize("line, listing", [(KAFKA3, APACHE_BIN_39), (KAFKA4, APACHE_BIN_4X)], ids=["3.9", "4.x"])
+def test_bin_has_every_apache_script_but_the_ones_said_to_be_left_out(line, listing):
+    shipped = set(artifacts.kafka_bin_scripts(line))
+    left_out = {name for name in line.left_out if name.endswith(".sh")}
+    assert shipped == apache_scripts(listing) - left_out
+    assert left_out <= apache_scripts(listing)
+    assert all(reason for reason in line.left_out.values())
+
+
+def test_script_counts_and_what_each_line_drops():
+    assert len(artifacts.kafka_bin_scripts(KAFKA3)) == 41
+    assert len(artifacts.kafka_bin_scripts(KAFKA4)) == 43
+    assert set(KAFKA3.left_out) == {"trogdor.sh", "windows/"}
+    assert set(KAFKA4.left_out) == {"windows/"}
+    # 4.0 removed ZooKeeper and MirrorMaker 1 with their scripts.
+    kafka4 = artifacts.kafka_bin_scripts(KAFKA4)
+    assert not [name for name in kafka4 if name.startswith("zookeeper-")] and "kafka-mirror-maker.sh" not in kafka4
+
+
+def runs(script_text):
+    """The main class a wrapper hands to kafka-run-class.sh (last exec line)."""
+    match = re.search(r'kafka-run-class\.sh"? (?:\$launcher_args )?(\S+) "\$@"\n$', script_text)
+    return match.group(1) if match else None
+
+
+@pytest.mark.parametrize("line", kafka_release.LINES, ids=lambda line: line.version)
+def test_every_wrapper_runs_its_main_class(line):
+    scripts = artifacts.kafka_bin_scripts(line)
+    classes = kafka_release.main_classes(line)
+    assert set(classes) == set(scripts) - {"kafka-run-class.sh"}
+    for script, (main_class, *others) in classes.items():
+        if script in line.tools or script in line.services:
+            assert runs(scripts[script]) == main_class, script
+            assert not others
+        elif script in line.stoppers:
+            assert f'[ "${{argv[i]}}" = "{main_class}" ]' in scripts[script]
+    assert "@" not in "".join(scripts.values()).replace('"$@"', "").replace("[@]", "")
+
+
+def test_main_classes_follow_the_4x_moves_out_of_the_core_jar():
+    for script in ("kafka-acls.sh", "kafka-broker-api-versions.sh", "kafka-console-producer.sh", "kafka-dump-log.sh"):
+        assert KAFKA3.tools[script].main_class.startswith("kafka.")
+        assert KAFKA4.tools[script].main_class.startswith("org.apache.kafka.tools.")
+    # Still Scala in the core jar in 4.x.
+    assert KAFKA4.tools["kafka-configs.sh"].main_class == "kafka.admin.ConfigCommand"
+    assert KAFKA4.tools["kafka-storage.sh"].main_class == "kafka.tools.StorageTool"
+    assert kafka_release.main_classes(KAFKA4)["trogdor.sh"] == (
+        "org.apache.kafka.trogdor.agent.Agent", "org.apache.kafka.trogdor.coordinator.Coordinator",
+        "org.apache.kafka.trogdor.coordinator.CoordinatorClient", "org.apache.kafka.trogdor.agent.AgentClient")
+
+
+def test_tool_heaps_follow_the_apache_defaults():
+    scripts = artifacts.kafka_bin_scripts(KAFKA4)
+    assert 'KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512M}"' in scripts["kafka-console-share-consumer.sh"]
+    assert 'KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256M -Xmx2G}"' in scripts["connect-plugin-path.sh"]
+    assert "KAFKA_HEAP_OPTS" not in scripts["kafka-topics.sh"]
+    assert 'KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G}"' in scripts["kafka-server-start.sh"]
+
+
+@pytest.mark.parametrize("line, configs, option", [
+    (KAFKA3, {"log4j.properties", "tools-log4j.properties", "connect-log4j.properties", "server.properties",
+              "zookeeper.properties"}, "-Dlog4j.configuration=file:"),
+    (KAFKA4, {"log4j2.yaml", "tools-log4j2.yaml", "connect-log4j2.yaml", "server.properties",
+              "controller.properties", "broker.properties"}, "-Dlog4j2.configurationFile="),
+], ids=["3.9", "4.x"])
+def test_config_dir_and_the_log_config_each_launcher_uses(line, configs, option):
+    assert set(line.configs) == configs
+    scripts = artifacts.kafka_bin_scripts(line)
+    uses = {"kafka-run-class.sh": line.logging.tools, "kafka-server-start.sh": line.logging.broker,
+            "connect-distributed.sh": line.logging.connect, "connect-standalone.sh": line.logging.connect,
+            "connect-mirror-maker.sh": line.logging.connect}
+    for script, config in uses.items():
+        assert f"{option}$" in scripts[script] and f"config/{config}}}" in scripts[script], script
+        assert config in configs
+
+
+def test_log4j2_configs_are_yaml_with_the_appenders_they_reference():
+    yaml = pytest.importorskip("yaml")
+    for name in ("log4j2.yaml", "tools-log4j2.yaml", "connect-log4j2.yaml"):
+        config = yaml.safe_load(KAFKA4.configs[name])["Configuration"]
+        appenders = config["Appenders"]
+        names = {appenders["Console"]["name"]} | {rolling["name"] for rolling in appenders.get("RollingFile", [])}
+        refs = config["Loggers"]["Root"]["AppenderRef"]
+        refs = refs if isinstance(refs, list) else [refs]
+        for logger in config["Loggers"].get("Logger", []):
+            ref = logger.get("AppenderRef")
+            refs += ([ref] if isinstance(ref, dict) else ref or [])
+        assert {ref["ref"] for ref in refs} <= names, name
+        for rolling in appenders.get("RollingFile", []):
+            assert rolling["fileName"].startswith("${") and "kafka.logs.dir" in KAFKA4.configs[name]
+
+
+def properties(text):
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def test_kraft_samples_bind_loopback_and_agree_on_the_controller():
+    server, controller, broker = (properties(KAFKA4.configs[name])
+                                  for name in ("server.properties", "controller.properties", "broker.properties"))
+    assert server["process.roles"] == "broker,controller"
+    assert (controller["process.roles"], broker["process.roles"]) == ("controller", "broker")
+    assert controller["listeners"] == "CONTROLLER://" + broker["controller.quorum.bootstrap.servers"]
+    assert controller["node.id"] != broker["node.id"]
+    for config in (server, controller, broker):
+        assert not [key for key in config if key.startswith("zookeeper.")]
+        assert "0.0.0.0" not in config["listeners"] and "127.0.0.1" in config["listeners"]
+    assert "zookeeper.connect" in properties(KAFKA3.configs["server.properties"])
+
+
+def test_stop_script_filters_only_where_apache_has_them():
+    kafka_stop = artifacts.kafka_bin_scripts(KAFKA4)["kafka-server-stop.sh"]
+    zookeeper_stop = artifacts.kafka_bin_scripts(KAFKA3)["zookeeper-server-stop.sh"]
+    assert "--node-id=*)" in kafka_stop and "--process-role=*)" in kafka_stop
+    assert "--node-id" not in zookeeper_stop and 'echo "No zookeeper server to stop"' in zookeeper_stop
+    assert 'kill -s "$signal"' in kafka_stop and "signal=${SIGNAL:-TERM}" in kafka_stop
+
+
+def test_fill_refuses_a_placeholder_left_over():
+    with pytest.raises(ValueError, match="@MISSING@"):
+        kafka_release._fill("exec @MAIN_CLASS@ @MISSING@ \"$@\" ${a[@]}", MAIN_CLASS="x")
+
+
+def test_line_lookup_and_layout_names():
+    assert kafka_release.line_by_key("kafka4") is KAFKA4
+    assert artifacts.kafka_top_dir(KAFKA4) == "kafka_2.13-4.3.1"
+    with pytest.raises(KeyError):
+        kafka_release.line_by_key("kafka5")
+    assert [line.key for line in kafka_release.LINES] == ["kafka", "kafka4"]
+    assert set(artifacts.ARTIFACT_NAMES) >= {line.key for line in kafka_release.LINES}
+
+
+def test_recipe_names_both_lines_and_the_layout_revision():
+    recipe = artifacts.recipe()
+    assert (recipe["kafka_version"], recipe["kafka4_version"]) == (KAFKA3.version, KAFKA4.version)
+    assert recipe["log4j2_version"] == artifacts.LOG4J2_VERSION
+    # Revision 1 built 12 scripts and no 4.x tarball: those caches must rebuild.
+    assert recipe["revision"] >= 2
+
+
+def test_readme_names_the_coordinates_and_the_left_out_scripts():
+    text = artifacts._kafka_readme(KAFKA3)
+    assert "org.apache.kafka:connect-mirror:3.9.2" in text and "ch.qos.reload4j:reload4j:" in text
+    assert "bin/ has 41 scripts" in text and "trogdor.sh: " in text
+
+
+# --------------------------------------------------------------------------- checks on the resolved jars
+def fake_jar(path, *classes):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in classes:
+            archive.writestr(name.replace(".", "/") + ".class", b"")
+        archive.writestr("META-INF/versions/9/module-info.class", b"")
+        archive.writestr("org/example/Outer$Inner.class", b"")
+
+
+def test_jar_classes_lists_top_level_classes(tmp_path):
+    fake_jar(tmp_path / "a-1.0.jar", "org.example.Outer", "kafka.Kafka")
+    assert artifacts.jar_classes(tmp_path) == {"org.example.Outer", "kafka.Kafka"}
+
+
+def every_main_class(line):
+    return {main_class for classes in kafka_release.main_classes(line).values() for main_class in classes}
+
+
+def test_missing_main_class_is_named_with_its_script(tmp_path):
+    classes = every_main_class(KAFKA4) - {"org.apache.kafka.tools.GroupsCommand"}
+    assert artifacts.missing_main_classes(KAFKA4, classes) == {
+        "kafka-groups.sh": ["org.apache.kafka.tools.GroupsCommand"]}
+    fake_jar(tmp_path / "kafka-tools-4.3.1.jar", *classes)
+    with pytest.raises(ArtifactError, match=r"lack the main class of kafka-groups\.sh "
+                                            r"\(org\.apache\.kafka\.tools\.GroupsCommand\)"):
+        artifacts.check_kafka_libs(KAFKA4, tmp_path)
+
+
+def test_log4j2_binding_must_match_kafkas_log4j_core(tmp_path):
+    fake_jar(tmp_path / "kafka-tools-4.3.1.jar", *every_main_class(KAFKA4))
+    fake_jar(tmp_path / "log4j-core-2.99.0.jar")
+    with pytest.raises(ArtifactError, match="log4j-core 2.99.0 .* set LOG4J2_VERSION to 2.99.0"):
+        artifacts.check_kafka_libs(KAFKA4, tmp_path)
+    (tmp_path / "log4j-core-2.99.0.jar").rename(tmp_path / f"log4j-core-{artifacts.LOG4J2_VERSION}.jar")
+    artifacts.check_kafka_libs(KAFKA4, tmp_path)
+
+
+@pytest.mark.parametrize("output, meaning", [
+    ("SLF4J: Class path contains multiple SLF4J bindings.", "more than one SLF4J binding"),
+    ('SLF4J: Failed to load class "org.slf4j.impl.StaticLoggerBinder".', "no SLF4J binding"),
+    ("2026-01-01 ERROR StatusLogger Unable to parse configuration", "Log4j2 could not load"),
+    ("log4j:WARN No appenders could be found for logger (kafka.Kafka).", "log4j found no configuration"),
+])
+def test_logging_trouble_is_recognised(output, meaning):
+    assert artifacts.logging_trouble("3.9.2\n" + output).startswith(meaning)
+    assert artifacts.logging_trouble("[2026-01-01] INFO Kafka version: 3.9.2") is None
