@@ -254,8 +254,9 @@ class KafkaAudit:
         """Read the topic back from the start; returns the acknowledged messages that are missing."""
         from kafka import KafkaConsumer
 
+        # No committed offsets: every audit reads the whole topic again.
         consumer = KafkaConsumer(self.topic, group_id=f"{group}-{self.topic}", auto_offset_reset="earliest",
-                                 consumer_timeout_ms=20000, **self.config)
+                                 enable_auto_commit=False, consumer_timeout_ms=20000, **self.config)
         seen = {int(m.value) for m in consumer}
         consumer.close()
         self.lost_messages = sorted(set(self.acked) - seen)
