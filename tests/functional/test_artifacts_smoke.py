@@ -14,7 +14,6 @@ node starts from the 4.x tarball's sample config and a ZooKeeper from 3.9.2's.
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -30,11 +29,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from lab import artifacts, kafka_release
+from tests.functional.processes import Service
 
 LOOPBACK = "127.0.0.1"
 SMALL_HEAP = "-Xmx256m"
 STARTUP_TIMEOUT_SECONDS = 90
-STOP_TIMEOUT_SECONDS = 30
 CLI_ENV = {"KAFKA_HEAP_OPTS": "-Xmx128m"}
 
 
@@ -72,47 +71,12 @@ def http_get(url):
         return response.status, response.read().decode()
 
 
-class JavaService:
-    """A server started from a packaged launcher in its own process group, output to a log file."""
+class JavaService(Service):
+    """A server started from a packaged launcher: fails at once if ``ready()`` raises."""
 
     def __init__(self, name, command, env, log_path):
-        self.name = name
-        self.log_path = Path(log_path)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([str(part) for part in command], stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=dict(os.environ, **env),
-                                            start_new_session=True)
-
-    def alive(self):
-        return self.process.poll() is None
-
-    def log_tail(self, lines=60):
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def wait_until(self, ready, what, timeout=STARTUP_TIMEOUT_SECONDS):
-        """Poll ``ready()`` until true; fail with the log tail if the process dies or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                pytest.fail(f"{self.name} exited with {self.process.returncode} before {what}:\n{self.log_tail()}")
-            if ready():
-                return
-            time.sleep(0.5)
-        pytest.fail(f"{self.name}: no {what} within {timeout}s:\n{self.log_tail()}")
-
-    def stop(self):
-        """SIGTERM the whole process group, SIGKILL it if it lingers."""
-        if not self.alive():
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except ProcessLookupError:
-            pass
+        super().__init__(name, command, log_path, env=env, startup_timeout=STARTUP_TIMEOUT_SECONDS, log_lines=60,
+                         ready_may_raise=False)
 
 
 @pytest.fixture(scope="module")

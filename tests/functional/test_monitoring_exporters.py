@@ -22,7 +22,6 @@ artifact tarball lacks ZooKeeper's Prometheus metrics provider.
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -37,11 +36,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from kafkasalt import monitoring
+from tests.functional.processes import Service as _Service
 from tests.monitoring_support import JmxExporterRules, load_mbeans
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 120
-STOP_TIMEOUT_SECONDS = 30
 KRAFT_CLUSTER_ID = "a2Fma2FzYWx0LW1vbml0b3I"
 # A broker's JMX scrape takes seconds on a busy machine: scrape as scrape.yml's timeout allows,
 # evaluate the rules often.
@@ -87,48 +86,11 @@ def binary(name):
     return path
 
 
-class Service:
-    """A process in its own process group, output to a log file; stop() kills the group."""
+class Service(_Service):
+    """A monitored server: a ``ready()`` that raises (a port not open yet) means not ready."""
 
     def __init__(self, name, command, log_path, env=None):
-        self.name = name
-        self.log_path = Path(log_path)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([str(part) for part in command], stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})),
-                                            start_new_session=True)
-
-    def alive(self):
-        return self.process.poll() is None
-
-    def log_tail(self, lines=40):
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def wait_until(self, ready, what, timeout=STARTUP_TIMEOUT_SECONDS):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                pytest.fail(f"{self.name} exited with {self.process.returncode} before {what}:\n{self.log_tail()}")
-            try:
-                if ready():
-                    return
-            except Exception:  # noqa: BLE001 - not ready yet
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"{self.name}: no {what} within {timeout}s:\n{self.log_tail()}")
-
-    def stop(self):
-        if not self.alive():
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except ProcessLookupError:
-            pass
+        super().__init__(name, command, log_path, env=env, startup_timeout=STARTUP_TIMEOUT_SECONDS)
 
 
 def write_properties(path, lines):
