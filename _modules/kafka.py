@@ -24,6 +24,7 @@ try:
     from kafkasalt.kafka import zk_users as _zk_users
     from kafkasalt.zookeeper import model as _zookeeper
     from kafkasalt.common.errors import PillarError, PillarErrors
+    from kafkasalt.security import rotation as _rotation
 
     _CORE_IMPORT_ERROR = None
 except ImportError as _exc:  # pylint: disable=invalid-name
@@ -164,11 +165,20 @@ def _service_manager():
     return _host_settings().service_manager
 
 
-def _tls_pillar(part):
+def _tls_material():
+    """This host's TLS material; during a CA rotation for the phase its files hold (or the one
+    ``kafka_tls.apply`` asks for), never an earlier one."""
     tls = __pillar__.get("kafka_tls") or {}
     if tls.get("error"):
         raise CommandExecutionError(tls["error"])
-    value = tls.get(part) if part == "ca_cert" else (tls.get(part) or {})
+    if not tls.get("ca_cert"):
+        raise CommandExecutionError("pillar kafka_tls:ca_cert is missing: enable the kafka_pki ext_pillar on the master")
+    return _rotation.host_material(tls, __context__.get("kafkasalt.ca_phase"))
+
+
+def _tls_pillar(part):
+    material = _tls_material()
+    value = material.trust() if part == "ca_cert" else material.leaf(part)
     if not value:
         raise CommandExecutionError(f"pillar kafka_tls:{part} is missing: enable the kafka_pki ext_pillar on the master")
     return value
@@ -383,7 +393,7 @@ def _settings(model):
         # Always present the client certificate: harmless when mTLS is off, and a roll that turns
         # mTLS on or off must reach brokers in both states.
         client = _tls_pillar("client")
-        cert_file = _private_file("admin-client.pem", pki.pem_keystore(client["key"], client["cert"], _tls_pillar("ca_cert")))
+        cert_file = _private_file("admin-client.pem", pki.pem_keystore(client["key"], client["cert"], client["issuer"]))
     try:
         return admin_connection.ConnectionSettings(
             bootstrap_servers=model.bootstrap_servers(),
@@ -1200,3 +1210,96 @@ def ever_started():
     found = [d for d in host_plan()["log_dirs"] if os.path.exists(os.path.join(d, "meta.properties"))]
     running = _service.Service(_broker.SERVICE_NAME, _service_manager()).main_pid() is not None
     return {"ever_started": bool(found), "running": running, "log_dirs_with_data": found}
+
+
+def _tls_listeners(model):
+    return [listener for listener in model.listeners if listener.uses_tls]
+
+
+_TLS_STAMP = f"{_broker.TLS_DIR}/.reloaded.json"
+
+
+def tls_status():
+    """
+    What this host's broker serves and trusts compared with its TLS files: whether the process
+    runs, whether every TLS listener presents the certificate in ``keystore.pem`` and whether
+    the process loaded ``truststore.pem`` as it is on disk. Fingerprints only, never a key.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka*' kafka.tls_status
+    """
+    from kafkasalt.kafka import tls_reload
+    from kafkasalt.security import pki
+
+    model = _model()
+    broker = _this_broker(model)
+    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
+    pid = svc.main_pid()
+    listeners = _tls_listeners(model)
+    status = {"running": pid is not None, "pid": pid, "tls_listeners": [l.name for l in listeners],
+              "keystore_loaded": True, "truststore_loaded": True, "presented": {}}
+    if not listeners:
+        return status
+    leaf = pki.keystore_leaf(_rotation.read_text(_broker.KEYSTORE_PATH))
+    status["keystore"] = leaf["fingerprint"] if leaf else None
+    if pid is None:
+        status.update(keystore_loaded=False, truststore_loaded=False)
+        return status
+    started = svc.started_at()
+    try:
+        fresh = started is not None and os.stat(_broker.KEYSTORE_PATH).st_mtime < started
+    except OSError:
+        fresh = True
+    if fresh:  # the process read the file at start
+        status["keystore_loaded"] = True
+    else:
+        for listener in listeners:
+            try:
+                status["presented"][listener.name] = tls_reload.presented_fingerprint(
+                    broker.address, listener.port, _hostplan.ADMIN_KEYSTORE_PATH)
+            except OSError as exc:  # ssl.SSLError is an OSError
+                status["presented"][listener.name] = f"no answer: {exc}"
+        status["keystore_loaded"] = bool(leaf) and all(fp == leaf["fingerprint"] for fp in status["presented"].values())
+    status["truststore_loaded"] = tls_reload.truststore_loaded(
+        _broker.TRUSTSTORE_PATH, pid, started, tls_reload.read_stamp(_TLS_STAMP))
+    return status
+
+
+def reload_tls(force=False):
+    """
+    Make the running broker load its key and trust stores from disk, without a restart, when
+    it does not serve or trust what the files hold (``force``: reload anyway). Every TLS
+    listener's ``ssl.keystore.location`` and ``ssl.truststore.location`` are altered for this
+    broker (see :mod:`kafkasalt.kafka.tls_reload`); afterwards the listeners must present the
+    file's certificate.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.reload_tls
+    """
+    from kafkasalt.kafka import tls_reload
+
+    before = tls_status()
+    if not before["running"]:
+        return {"reloaded": False, "reason": "the broker does not run (it reads its files at start)", "status": before}
+    if not before["tls_listeners"]:
+        return {"reloaded": False, "reason": "the broker has no TLS listener", "status": before}
+    if before["keystore_loaded"] and before["truststore_loaded"] and not force:
+        return {"reloaded": False, "reason": "the broker already serves and trusts what its files hold", "status": before}
+    model = _model()
+    broker = _this_broker(model)
+    current = _admin_call("broker_configs", broker.broker_id)
+    operations = tls_reload.reload_operations(_tls_listeners(model), _broker.KEYSTORE_PATH, _broker.TRUSTSTORE_PATH,
+                                              current)
+    _admin_call("incremental_alter_configs", "BROKER", str(broker.broker_id), operations)
+    tls_reload.write_stamp(_TLS_STAMP, before["pid"], _broker.TRUSTSTORE_PATH, _broker.KEYSTORE_PATH)
+    after = tls_status()
+    if after["presented"] and not after["keystore_loaded"]:
+        raise CommandExecutionError(f"broker {broker.broker_id} reloaded its TLS stores but still presents "
+                                    f"{after['presented']}, not the certificate in {_broker.KEYSTORE_PATH}")
+    return {"reloaded": True, "listeners": after["tls_listeners"], "status": after}

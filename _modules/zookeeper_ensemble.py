@@ -86,10 +86,17 @@ def _tls_files(model):
 
 
 def _tls_pillar(part):
+    """One part of this minion's ZooKeeper TLS material; during a CA rotation for the phase its
+    files hold (or the one ``kafka_tls.apply`` asks for), never an earlier one."""
+    from kafkasalt.security import rotation
+
     tls = __pillar__.get("zookeeper_tls") or {}
     if tls.get("error"):
         raise CommandExecutionError(tls["error"])
-    value = tls.get(part)
+    value = None
+    if tls.get("ca_cert"):
+        material = rotation.host_material(tls, __context__.get("kafkasalt.ca_phase"))
+        value = material.trust() if part == "ca_cert" else material.leaf(part)
     if not value:
         raise CommandExecutionError(
             f"pillar zookeeper_tls:{part} is missing: zookeeper:tls:enabled needs the kafka_pki ext_pillar on the master")
@@ -100,7 +107,7 @@ def _keystore(part):
     from kafkasalt.security import pki  # cryptography is only needed where TLS files are written
 
     material = _tls_pillar(part)
-    return pki.pem_keystore(material["key"], material["cert"], _tls_pillar("ca_cert"))
+    return pki.pem_keystore(material["key"], material["cert"], material["issuer"])
 
 
 def _transition():

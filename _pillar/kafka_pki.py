@@ -13,17 +13,20 @@ keys never appear in SLS, state output or job returns. The CA key never leaves t
 With ``zookeeper:tls:enabled`` a minion also receives ``zookeeper_tls`` from the same CA: the
 CA, a client certificate, and on ensemble members a member certificate for the quorum and the
 TLS client port.
+
+While a CA rotation is pending (``salt-run kafka.rotate_ca``) each section also carries
+``next``: the new CA and the same certificates issued from it. Which of the two a host writes
+is decided on the host, from the phase its files hold (:mod:`kafkasalt.security.rotation`).
 """
 
 import ipaddress
 import logging
-import os
 
 try:
     from kafkasalt.common.errors import PillarError
     from kafkasalt.kafka.model import DEFAULTS as KAFKA_DEFAULTS
-    from kafkasalt.kafka.model import cluster_name_problem, dns_names_problems
-    from kafkasalt.security.pki_store import PkiStore
+    from kafkasalt.kafka.model import dns_names_problems
+    from kafkasalt.security import pki_store
 
     HAS_CORE = True
 except ImportError:
@@ -41,12 +44,8 @@ def __virtual__():
 
 
 def store_for(opts, cluster_name):
-    """The cluster's PKI store under the master's pki_dir; the name is checked before it becomes
-    a path (PillarError naming kafka:cluster_name)."""
-    problem = cluster_name_problem(cluster_name)
-    if problem:
-        raise PillarError("kafka:cluster_name", problem)
-    return PkiStore(os.path.join(opts["pki_dir"], "kafka", cluster_name), cluster_name)
+    """The cluster's PKI store under the master's pki_dir (see :func:`pki_store.store_for`)."""
+    return pki_store.store_for(opts["pki_dir"], cluster_name)
 
 
 def _is_ip(value):
@@ -73,16 +72,33 @@ def _dns_names(minion_id, broker):
     return list(value or ())
 
 
-def _server_certificate(store, name, minion_id, address, dns_names=()):
+def _server_certificate(store, name, minion_id, address, dns_names=(), which="current"):
     """Key and certificate for a server at ``address``: SANs its minion id, extra DNS names and
     the address (as an IP SAN when it is one)."""
     address = str(address)
     names = [minion_id, *dns_names] + ([] if _is_ip(address) else [address])
     ips = [address] if _is_ip(address) else []
-    key, cert, reason = store.certificate(name, names, ips, server=True, client=True)
+    key, cert, reason = store.certificate(name, names, ips, server=True, client=True, which=which)
     if reason:
-        log.info("kafka_pki: issued %s certificate (%s)", name, reason)
+        log.info("kafka_pki: issued %s certificate (%s, %s CA)", name, reason, which)
     return {"key": key, "cert": cert}
+
+
+def _client_certificate(store, name, which):
+    # Client certificates identify by subject (CN = minion id); they need no SAN.
+    key, cert, reason = store.certificate(name, (), (), server=False, client=True, which=which)
+    if reason:
+        log.info("kafka_pki: issued %s certificate (%s, %s CA)", name, reason, which)
+    return {"key": key, "cert": cert}
+
+
+def _with_rotation(store, build):
+    """``build(which, ca_cert)`` for the current CA, plus ``next`` from a pending rotation's CA."""
+    tls = build("current", store.ca_cert())
+    upcoming = store.next_ca_cert()
+    if upcoming:
+        tls["next"] = build("next", upcoming)
+    return tls
 
 
 def _zookeeper_tls(minion_id, pillar):
@@ -93,14 +109,19 @@ def _zookeeper_tls(minion_id, pillar):
     tls_settings = zookeeper.get("tls") if isinstance(zookeeper, dict) else None
     if not (isinstance(tls_settings, dict) and tls_settings.get("enabled") is True):
         return {}
+    member = (zookeeper.get("members") or {}).get(minion_id)
+
+    def build(which, ca_cert):
+        tls = {"ca_cert": ca_cert}
+        if isinstance(member, dict) and member.get("address"):
+            tls["member"] = _server_certificate(store, f"zookeeper-{minion_id}", minion_id, member["address"],
+                                                which=which)
+        tls["client"] = _client_certificate(store, f"zkclient-{minion_id}", which)
+        return tls
+
     try:
         store = _store(pillar)
-        tls = {"ca_cert": store.ca_cert()}
-        member = (zookeeper.get("members") or {}).get(minion_id)
-        if isinstance(member, dict) and member.get("address"):
-            tls["member"] = _server_certificate(store, f"zookeeper-{minion_id}", minion_id, member["address"])
-        key, cert, _ = store.certificate(f"zkclient-{minion_id}", (), (), server=False, client=True)
-        tls["client"] = {"key": key, "cert": cert}
+        tls = _with_rotation(store, build)
     except PillarError as exc:  # refused before anything is created on the master
         log.warning("kafka_pki: no ZooKeeper TLS material for %s: %s", minion_id, exc)
         return {"zookeeper_tls": {"error": f"kafka_pki ext_pillar: {exc}"}}
@@ -115,16 +136,19 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):  # pylint: disable=unused-ar
     kafka = pillar.get("kafka")
     if not isinstance(kafka, dict):
         return result
-    try:
-        store = _store(pillar)
-        tls = {"ca_cert": store.ca_cert()}
-        broker = (kafka.get("brokers") or {}).get(minion_id)
+    broker = (kafka.get("brokers") or {}).get(minion_id)
+
+    def build(which, ca_cert):
+        tls = {"ca_cert": ca_cert}
         if isinstance(broker, dict) and broker.get("address"):
             tls["broker"] = _server_certificate(store, f"broker-{minion_id}", minion_id, broker["address"],
-                                                _dns_names(minion_id, broker))
-        # Client certificates identify by subject (CN = minion id); they need no SAN.
-        key, cert, reason = store.certificate(f"client-{minion_id}", (), (), server=False, client=True)
-        tls["client"] = {"key": key, "cert": cert}
+                                                _dns_names(minion_id, broker), which=which)
+        tls["client"] = _client_certificate(store, f"client-{minion_id}", which)
+        return tls
+
+    try:
+        store = _store(pillar)
+        tls = _with_rotation(store, build)
     except PillarError as exc:  # refused before anything is created on the master
         log.warning("kafka_pki: no TLS material for %s: %s", minion_id, exc)
         return dict(result, kafka_tls={"error": f"kafka_pki ext_pillar: {exc}"})

@@ -11,6 +11,7 @@ check the cluster, and roll restarts safely.
 """
 
 import logging
+import os
 import time
 
 
@@ -445,3 +446,145 @@ def apply_config(test=False, tgt="*", tgt_type="glob"):
                 return saltglue.fail(__context__, f"applying dynamic configs on {host} failed: {reply.get(host)}", changes=changes)
     saltglue.fire(__opts__, f"{EVENT_PREFIX}/config/applied", changes)
     return {"result": True, "changes": changes, "comment": "dynamic configs applied live, no restart"}
+
+
+class _RotationDriver:
+    """What the step engine asks of the hosts during a CA rotation, through the minions."""
+
+    def __init__(self, opts, model, ensemble, hosts):
+        self.opts = opts
+        self.hosts = hosts
+        self.broker_hosts = [b.minion_id for b in model.brokers]
+        self.zk_members = list(ensemble.minion_ids) if ensemble is not None else []
+
+    def holdings(self):
+        replies = saltglue.cmd(self.opts, self.hosts, "kafka_tls.holdings", tgt_type="list", timeout=60)
+        return {h: (replies[h] if isinstance(replies.get(h), dict)
+                    else {"phase": None, "problems": [f"no answer: {replies.get(h)!r}"]}) for h in self.hosts}
+
+    def observe(self, step, phase):
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        def submit(pool, fn, *args, **kwargs):
+            return pool.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            holdings = submit(pool, self.holdings)
+            zookeeper = submit(pool, _zookeeper_health, self.opts, self.zk_members) if self.zk_members else None
+            kafka = submit(pool, _ask, self.broker_hosts, "kafka.health", timeout=60)
+            view = {"holdings": holdings.result(), "kafka": kafka.result()}
+            if zookeeper is not None:
+                view["zookeeper"] = zookeeper.result()
+        return view
+
+    def act(self, step):
+        host, phase = step.target, step.params["phase"]
+        reply = saltglue.cmd(self.opts, host, "kafka_tls.apply", arg=(phase,), timeout=120).get(host)
+        if not isinstance(reply, dict) or "changed" not in reply:
+            raise RuntimeError(f"{host} could not write its TLS files for {phase}: {reply}")
+        done = {"changed": reply["changed"], "reloaded": reply.get("reloaded", False)}
+        if step.params.get("restart_member"):
+            # A member reads its stores at start; restarted only when they changed since.
+            pending = saltglue.cmd(self.opts, host, "zookeeper_ensemble.restart_pending", timeout=30).get(host)
+            if not isinstance(pending, dict):
+                raise RuntimeError(f"{host} did not say whether its ZooKeeper member needs a restart: {pending}")
+            if pending.get("changed_files"):
+                restarted = saltglue.cmd(self.opts, host, "zookeeper_ensemble.restart", timeout=120).get(host)
+                if not isinstance(restarted, dict) or not restarted.get("restarted"):
+                    raise RuntimeError(f"restart of ZooKeeper member {host} failed: {restarted}")
+                done["member_restarted"] = True
+        return done
+
+    def event(self, tag, data):
+        saltglue.fire(self.opts, f"{EVENT_PREFIX}/ca_rotation/{tag}", data)
+
+
+def _rotation_hosts(model, ensemble):
+    hosts = [b.minion_id for b in model.brokers]
+    if ensemble is not None and ensemble.tls.enabled:
+        hosts += [m for m in ensemble.minion_ids if m not in hosts]
+    return hosts
+
+
+def _external_certificates(store, hosts):
+    """Certificates the store issued to names that are not a host's own (operators' clients)."""
+    own = {f"{prefix}-{h}" for h in hosts for prefix in ("broker", "client", "zookeeper", "zkclient")}
+    names = {name.rsplit(".", 1)[0] for name in os.listdir(os.path.join(store.directory, "issued"))}
+    return sorted(names - own)
+
+
+def rotate_ca(test=False, timeout=180, tgt="*", tgt_type="glob"):
+    """
+    Replace the cluster CA without downtime. Starts a rotation (a new CA on the master) unless
+    one is pending, then moves every broker and ZooKeeper member through three phases, one host
+    at a time, as gated steps: ``trust`` (every trust store holds the old and the new CA),
+    ``reissue`` (every certificate comes from the new CA), ``drop`` (trust stores hold only the
+    new CA). Brokers reload their stores live; ZooKeeper members restart one at a time. Each
+    step is verified on the host (files, what the broker serves, what the member started with)
+    before the next; the phase is read from the hosts, so an interrupted rotation resumes on the
+    next run. At the end the master's store promotes the new CA.
+
+    Clients outside Salt must trust the new CA before ``reissue``: the answer names it and the
+    certificates the store issued to them (re-issue those from the new CA).
+
+    test
+        Print the phase the hosts are in and the steps left; change nothing (no CA is created).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.rotate_ca test=True
+        salt-run kafka.rotate_ca
+    """
+    from kafkasalt.security import pki, pki_store, rotation
+
+    started = time.monotonic()
+    try:
+        model, ensemble = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    if not any(listener.uses_tls for listener in model.listeners) and not (ensemble and ensemble.tls.enabled):
+        return saltglue.fail(__context__, "no listener and no ZooKeeper port uses TLS: there is no CA to rotate")
+    store = pki_store.store_for(__opts__["pki_dir"], model.cluster_name)
+    hosts = _rotation_hosts(model, ensemble)
+    upcoming = store.next_ca_cert()
+    redistribute = {"external_certificates": _external_certificates(store, hosts)}
+    if upcoming is None and test:
+        return {"result": None, "changes": {"phases": list(rotation.PHASES), "hosts": hosts},
+                "comment": f"would create a new CA and move {len(hosts)} hosts through "
+                           + ", ".join(rotation.PHASES) + ", one host at a time", "redistribute": redistribute}
+    created = False
+    if upcoming is None:
+        upcoming, created = store.start_rotation()
+    redistribute.update(new_ca_fingerprint=pki.fingerprint(upcoming), new_ca=upcoming)
+    saltglue.cmd(__opts__, hosts, "saltutil.refresh_pillar", kwarg={"wait": True}, tgt_type="list", timeout=60)
+    driver = _RotationDriver(__opts__, model, ensemble, hosts)
+    holdings = driver.holdings()
+    plan = rotation.plan_rotation(holdings, members=driver.zk_members, timeout=timeout)
+    phase = rotation.cluster_phase(holdings)
+    if test:
+        return {"result": None, "changes": {"phase": phase, "steps": steps.preview(plan)["described"]},
+                "comment": f"rotation pending; the hosts are before {phase}", "redistribute": redistribute}
+    timing = steps.Timing(gate_timeout=60, step_timeout=timeout, poll_interval=1)
+    try:
+        report = steps.run(plan, driver, timing)
+    except steps.Halted as exc:
+        done = [f"{s['action']} {'+'.join(s['targets'])}" for s in exc.report["steps"]]
+        return saltglue.fail(__context__, f"CA rotation halted: {exc}", changes={"steps": done, "ca_created": created},
+                             gates=list(exc.gates), redistribute=redistribute)
+    retired = store.promote()
+    saltglue.cmd(__opts__, hosts, "saltutil.refresh_pillar", kwarg={"wait": True}, tgt_type="list", timeout=60)
+    per_phase = {}
+    for entry in report["steps"]:
+        name = entry["action"].removeprefix("ca-")
+        per_phase[name] = round(per_phase.get(name, 0) + entry["seconds"], 2)
+    changes = {"ca_created": created, "resumed_from": phase, "seconds_per_phase": per_phase,
+               "steps": [f"{s['action']} {'+'.join(s['targets'])}" for s in report["steps"]],
+               "skipped": [f"{s['action']} {'+'.join(s['targets'])}" for s in report["skipped"]],
+               "members_restarted": [t for s in report["steps"] if s["done"].get("member_restarted") for t in s["targets"]],
+               "retired": retired, "new_ca_fingerprint": redistribute["new_ca_fingerprint"]}
+    return {"result": True, "changes": changes, "redistribute": redistribute,
+            "comment": f"every host trusts and serves only the new CA {redistribute['new_ca_fingerprint'][:16]}; "
+                       f"the old CA is retired ({round(time.monotonic() - started, 1)}s)"}

@@ -69,3 +69,44 @@ def running(name, manager="systemd"):
     # The pid goes to the comment: changes are what test=True announced, nothing more.
     ret.update(changes=planned, comment=f"{name} started (pid {svc.main_pid()})")
     return ret
+
+
+def tls_loaded(name):
+    """
+    Ensure the running broker serves the certificate and trusts the CA its TLS files hold: a
+    renewed key store or a changed trust store is reloaded live (``kafka.reload_tls``), never by
+    a restart. A broker that does not run, or has no TLS listener, has nothing to load.
+
+    name
+        The broker's service name (for the comment).
+
+    .. code-block:: yaml
+
+        kafka-tls-loaded:
+          kafka_service.tls_loaded:
+            - name: kafka
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    try:
+        status = __salt__["kafka.tls_status"]()
+    except Exception as exc:  # pylint: disable=broad-except
+        ret.update(result=False, comment=f"cannot read the TLS state of {name}: {exc}")
+        return ret
+    if not status["running"] or not status["tls_listeners"]:
+        ret["comment"] = f"{name} " + ("does not run" if not status["running"] else "has no TLS listener")
+        return ret
+    stale = [what for what in ("keystore", "truststore") if not status[f"{what}_loaded"]]
+    if not stale:
+        ret["comment"] = f"{name} serves and trusts what its TLS files hold"
+        return ret
+    planned = {"reloaded": sorted(stale)}
+    if __opts__["test"]:
+        ret.update(result=None, changes=planned, comment=f"{name} would reload its {' and '.join(stale)} live")
+        return ret
+    try:
+        __salt__["kafka.reload_tls"]()
+    except Exception as exc:  # pylint: disable=broad-except
+        ret.update(result=False, comment=f"{name} could not reload its TLS stores: {exc}")
+        return ret
+    ret.update(changes=planned, comment=f"{name} reloaded its {' and '.join(stale)} without a restart")
+    return ret

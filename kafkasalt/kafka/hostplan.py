@@ -47,17 +47,17 @@ CONFIG_FILES = (
     _config_file("server.properties", secret=False, restart=True, path=kmodel.SERVER_PROPERTIES_PATH),
     _config_file("log4j.properties", secret=False, restart=True, path=kmodel.LOG4J_PATH),
     _config_file("jmx_exporter.yml", secret=False, restart=True, path=kmodel.JMX_EXPORTER_CONFIG_PATH),
-    _config_file("tls/truststore.pem", secret=False, restart=True, path=kmodel.TRUSTSTORE_PATH),
+    # Key and trust stores are reloaded by the running broker (kafka_tls.reload), never restarted for.
+    _config_file("tls/truststore.pem", secret=False, restart=False, path=kmodel.TRUSTSTORE_PATH),
     _config_file("kafka_server_jaas.conf", secret=True, restart=True, path=kmodel.JAAS_PATH),
-    _config_file("tls/keystore.pem", secret=True, restart=True, path=kmodel.KEYSTORE_PATH),
+    _config_file("tls/keystore.pem", secret=True, restart=False, path=kmodel.KEYSTORE_PATH),
     # The formula's own admin client: read per call, a change restarts nothing.
     _config_file("tls/admin-keystore.pem", secret=True, restart=False, path=ADMIN_KEYSTORE_PATH),
     _config_file("admin-client.properties", secret=True, restart=False, path=kmodel.CLIENT_PROPERTIES_PATH),
 )
 
 # The order restart detection has always listed them in.
-_RESTART_ORDER = (kmodel.SERVER_PROPERTIES_PATH, kmodel.JAAS_PATH, kmodel.LOG4J_PATH, kmodel.KEYSTORE_PATH,
-                  kmodel.TRUSTSTORE_PATH, kmodel.JMX_EXPORTER_CONFIG_PATH)
+_RESTART_ORDER = (kmodel.SERVER_PROPERTIES_PATH, kmodel.JAAS_PATH, kmodel.LOG4J_PATH, kmodel.JMX_EXPORTER_CONFIG_PATH)
 
 
 def unit_path(service_manager: str) -> str:
@@ -148,7 +148,7 @@ class BrokerHostPlan:
         from kafkasalt.security import pki  # cryptography is only needed on hosts that write keystores
 
         material = self._tls(part)
-        return pki.pem_keystore(material["key"], material["cert"], self._tls("ca_cert"))
+        return pki.pem_keystore(material["key"], material["cert"], material.get("issuer") or self._tls("ca_cert"))
 
     def _admin_properties(self):
         # With a client certificate whether or not mTLS is required: a roll that switches mTLS

@@ -52,6 +52,8 @@ __all__ = [
     "needs_renewal",
     "pem_keystore",
     "pem_truststore",
+    "bundle_fingerprints",
+    "keystore_leaf",
 ]
 
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -424,3 +426,35 @@ def describe_cert(cert_pem):
         "is_ca": _is_ca(cert),
         "fingerprint_sha256": fingerprint(cert_pem),
     }
+
+
+def bundle_fingerprints(pem_text):
+    """SHA-256 fingerprints of every certificate in a PEM text, in order (``[]`` for text that
+    holds none: a missing or unreadable file holds nothing we trust)."""
+    if not pem_text:
+        return []
+    try:
+        certs = _load_certs(pem_text, "pem_text")
+    except ValueError:
+        return []
+    return [hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest() for cert in certs]
+
+
+def keystore_leaf(keystore_pem, ca_certs_pem=()):
+    """What a PEM key store presents: ``{"fingerprint", "issued_by"}`` of its first certificate,
+    ``issued_by`` the fingerprint of whichever of ``ca_certs_pem`` signed it (None when none
+    did). None for a missing or unreadable key store."""
+    if not keystore_pem:
+        return None
+    try:
+        certs = _load_certs(keystore_pem, "keystore_pem")
+    except ValueError:
+        return None
+    leaf = certs[0]
+    issuer = None
+    for ca_pem in ca_certs_pem:
+        if ca_pem and _signed_by(leaf, _load_cert(ca_pem, "ca_cert_pem")):
+            issuer = fingerprint(ca_pem)
+            break
+    return {"fingerprint": hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest(),
+            "issued_by": issuer}

@@ -15,6 +15,14 @@ from kafkasalt.zookeeper import render as zkrender
 _RESTART_FILES = ("zoo.cfg", "jaas.conf", "java.args")
 
 
+# The ZooKeeper TLS files of a host: (render name, path, mode, owner, members only).
+TLS_FILES = (
+    ("tls/ca.pem", zkmodel.TRUSTSTORE_PATH, 0o644, "root", False),
+    ("tls/client.pem", zkmodel.CLIENT_KEYSTORE_PATH, 0o600, "root", False),
+    ("tls/member.pem", zkmodel.MEMBER_KEYSTORE_PATH, 0o600, zkmodel.SERVICE_USER, True),
+)
+
+
 def unit_path(service_manager: str) -> str:
     if service_manager == "systemd":
         return f"/etc/systemd/system/{zkmodel.SERVICE_NAME}.service"
@@ -73,7 +81,7 @@ class MemberHostPlan:
         from kafkasalt.security import pki  # cryptography is only needed where TLS files are written
 
         material = self._tls(part)
-        return pki.pem_keystore(material["key"], material["cert"], self._tls("ca_cert"))
+        return pki.pem_keystore(material["key"], material["cert"], material.get("issuer") or self._tls("ca_cert"))
 
     def renderers(self) -> dict:
         model, minion_id, install_dir = self.model, self.minion_id, self.model.install_dir
@@ -94,4 +102,4 @@ class MemberHostPlan:
         return renderers[name]()
 
 
-__all__ = ["MemberHostPlan", "unit_path"]
+__all__ = ["MemberHostPlan", "unit_path", "TLS_FILES"]

@@ -27,6 +27,14 @@ kafka-service:
       - file: kafka-jmx-exporter
 {%- endif %}
 
+{#- A renewed certificate or a changed CA bundle is loaded by the running broker, without a
+    restart (the key and trust stores are not restart files). #}
+kafka-tls-loaded:
+  kafka_service.tls_loaded:
+    - name: {{ kafka.service }}
+    - require:
+      - kafka_service: kafka-service
+
 {#- What the broker started with: later pillar changes are classified against it (dynamic keys
     applied live, static ones rolled). #}
 kafka-started-config:

@@ -45,8 +45,8 @@ def test_files_say_which_are_secret_and_which_need_a_restart():
     assert facts["secret_files"] == ["kafka_server_jaas.conf", "tls/keystore.pem", "tls/admin-keystore.pem",
                                      "admin-client.properties"]
     assert all(f.mode == "0600" for f in p.files if f.secret)
+    # Key and trust stores are reloaded live (kafka.reload_tls): a renewed certificate restarts nothing.
     assert p.config_files() == [kafka_model.SERVER_PROPERTIES_PATH, kafka_model.JAAS_PATH, kafka_model.LOG4J_PATH,
-                                kafka_model.KEYSTORE_PATH, kafka_model.TRUSTSTORE_PATH,
                                 kafka_model.JMX_EXPORTER_CONFIG_PATH, "/etc/systemd/system/kafka.service"]
     restart_paths = {f.path for f in p.files if f.restart}
     assert restart_paths == set(p.config_files()[:-1])

@@ -1,0 +1,173 @@
+"""Execution module ``kafka_tls``: what a host holds of the cluster CA, and moving it to a phase
+of a CA rotation (``salt-run kafka.rotate_ca`` drives it; see :mod:`kafkasalt.security.rotation`).
+
+Covers every TLS file the formula writes on a host: the broker's key and trust stores and the
+admin client key store (``/etc/kafka/tls``), ZooKeeper's CA, client and member key stores
+(``/etc/zookeeper/tls``). Answers carry fingerprints and phases, never a key.
+"""
+
+import grp
+import logging
+import os
+import pwd
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    from kafkasalt.common import files as _files
+    from kafkasalt.kafka import hostplan as _kafka_hostplan
+    from kafkasalt.security import rotation as _rotation
+    from kafkasalt.zookeeper import hostplan as _zk_hostplan
+
+    _CORE_IMPORT_ERROR = None
+except ImportError as _exc:  # pylint: disable=invalid-name
+    _CORE_IMPORT_ERROR = str(_exc)
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "kafka_tls"
+_PHASE_KEY = "kafkasalt.ca_phase"
+
+
+def __virtual__():
+    if _CORE_IMPORT_ERROR:
+        return (False, f"kafka_tls: the kafkasalt core package (and cryptography) cannot be imported: "
+                       f"{_CORE_IMPORT_ERROR}; install the extension with pip or run saltutil.sync_all")
+    return __virtualname__
+
+
+def _is_broker():
+    brokers = (__pillar__.get("kafka") or {}).get("brokers") or {}
+    return isinstance(brokers, dict) and __opts__["id"] in brokers and isinstance(__pillar__.get("kafka_tls"), dict)
+
+
+def _zookeeper_tls():
+    zookeeper = __pillar__.get("zookeeper") or {}
+    tls = zookeeper.get("tls") if isinstance(zookeeper, dict) else None
+    return isinstance(tls, dict) and tls.get("enabled") is True and isinstance(__pillar__.get("zookeeper_tls"), dict)
+
+
+def _is_member():
+    members = (__pillar__.get("zookeeper") or {}).get("members") or {}
+    return _zookeeper_tls() and isinstance(members, dict) and __opts__["id"] in members
+
+
+def _files_of_host():
+    """``[(renderer, name, path, mode, owner, group)]`` of the TLS files this host carries."""
+    out = []
+    if _is_broker():
+        for managed in _kafka_hostplan.CONFIG_FILES:
+            if managed.name.startswith("tls/"):
+                out.append(("kafka.render", managed.name, managed.path, int(managed.mode, 8), managed.owner,
+                            managed.group))
+    if _zookeeper_tls():
+        for name, path, mode, owner, members_only in _zk_hostplan.TLS_FILES:
+            if members_only and not _is_member():
+                continue
+            out.append(("zookeeper_ensemble.render", name, path, mode, owner, owner))
+    return out
+
+
+def _tls_sections():
+    """The rotation's CAs as this host's pillar gives them: ``(current, next)`` PEMs."""
+    for section in ("kafka_tls", "zookeeper_tls"):
+        tls = __pillar__.get(section)
+        if isinstance(tls, dict) and tls.get("error"):
+            raise CommandExecutionError(tls["error"])
+        if isinstance(tls, dict) and tls.get("ca_cert"):
+            upcoming = tls.get("next") if isinstance(tls.get("next"), dict) else {}
+            return tls["ca_cert"], upcoming.get("ca_cert")
+    return None, None
+
+
+def holdings():
+    """
+    What this host holds of a CA rotation: the phase every one of its TLS files has reached,
+    whether its broker serves and trusts them, and whether its ZooKeeper member started after
+    they changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' kafka_tls.holdings
+    """
+    from kafkasalt.security import pki
+
+    current, upcoming = _tls_sections()
+    files = _files_of_host()
+    truststores = [_rotation.read_text(f[2]) for f in files if f[1] in ("tls/truststore.pem", "tls/ca.pem")]
+    keystores = [_rotation.read_text(f[2]) for f in files if f[1] not in ("tls/truststore.pem", "tls/ca.pem")]
+    problems = [f"{f[2]} is missing" for f in files if not os.path.exists(f[2])]
+    held = {
+        "phase": _rotation.completed_phase(current, upcoming, truststores, keystores) if upcoming else None,
+        "rotation_pending": bool(upcoming),
+        "ca": pki.fingerprint(current) if current else None,
+        "next_ca": pki.fingerprint(upcoming) if upcoming else None,
+        "trusts": {f[2]: pki.bundle_fingerprints(_rotation.read_text(f[2])) for f in files
+                   if f[1] in ("tls/truststore.pem", "tls/ca.pem")},
+        "kafka": None,
+        "zookeeper": None,
+        "problems": problems,
+    }
+    if _is_broker():
+        status = __salt__["kafka.tls_status"]()
+        held["kafka"] = {key: status.get(key) for key in ("running", "keystore_loaded", "truststore_loaded")}
+    if _is_member():
+        pending = __salt__["zookeeper_ensemble.restart_pending"]()
+        tls_paths = {path for _, _, path, *_ in _zk_hostplan.TLS_FILES}
+        held["zookeeper"] = {"member": True, "running": bool(pending.get("running")),
+                             "pending": [p for p in pending.get("changed_files") or [] if p in tls_paths]}
+    return held
+
+
+def _owner(user, group):
+    try:
+        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise CommandExecutionError(f"user {user} or group {group} does not exist: deploy the host first") from None
+
+
+def apply(phase, reload=True, test=False):
+    """
+    Write this host's TLS files for ``phase`` of a pending CA rotation (``trust``, ``reissue``,
+    ``drop``; a host never steps back behind what its files hold) and, with ``reload``, make a
+    running broker load them without a restart. ZooKeeper members read theirs at start: the
+    runner restarts them one at a time. Returns the paths that changed (never their content).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka_tls.apply trust
+    """
+    try:
+        _rotation.check_phase(phase)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    if phase is None:
+        raise SaltInvocationError("phase must be one of " + ", ".join(_rotation.PHASES))
+    current, upcoming = _tls_sections()
+    if not upcoming:
+        raise CommandExecutionError("no CA rotation is pending (start one with salt-run kafka.rotate_ca)")
+    files = _files_of_host()
+    # Render everything first: a failure changes nothing.
+    __context__[_PHASE_KEY] = phase
+    try:
+        wanted = [(path, __salt__[renderer](name), mode, owner, group) for renderer, name, path, mode, owner, group in files]
+    finally:
+        __context__.pop(_PHASE_KEY, None)
+    changed = []
+    for path, text, mode, owner, group in wanted:
+        if _rotation.read_text(path) == text:
+            continue
+        changed.append(path)
+        if not test:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _files.write_private(path, text, mode=mode, owner=_owner(owner, group))
+    result = {"phase": phase, "changed": changed, "reloaded": False}
+    if reload and _is_broker() and not test:
+        reloaded = __salt__["kafka.reload_tls"]()
+        result["reloaded"] = reloaded["reloaded"]
+        result["reload_reason"] = reloaded.get("reason")
+    return result
