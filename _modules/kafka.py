@@ -758,6 +758,20 @@ def cancel_reassignment(partitions):
     return _admin_call("cancel_reassignment", list(_plan({p: [] for p in partitions})))
 
 
+def clear_throttles(broker_ids=None, topics=None):
+    """
+    Remove replication throttles: the rates of ``broker_ids`` (all when omitted) and the
+    throttled-replica lists of ``topics`` (every topic that has one when omitted).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.clear_throttles
+    """
+    return _admin_call("clear_throttles", broker_ids, topics)
+
+
 # --- restarts (driven one broker at a time by the kafka.rolling_restart runner) -----------------
 
 def restart_pending():

@@ -588,3 +588,149 @@ def rotate_ca(test=False, timeout=180, tgt="*", tgt_type="glob"):
     return {"result": True, "changes": changes, "redistribute": redistribute,
             "comment": f"every host trusts and serves only the new CA {redistribute['new_ca_fingerprint'][:16]}; "
                        f"the old CA is retired ({round(time.monotonic() - started, 1)}s)"}
+
+
+class _RebalanceDriver:
+    """What the step engine asks of the cluster during a rebalance, through a broker host."""
+
+    def __init__(self, opts, model, throttle_bytes):
+        self.opts = opts
+        self.hosts = [b.minion_id for b in model.brokers]
+        self.broker_of = {b.minion_id: b.broker_id for b in model.brokers}
+        self.throttle_bytes = throttle_bytes
+        self.throttled = []
+
+    def observe(self, step, phase):
+        view = _ask(self.hosts, "kafka.gate_view", timeout=60)
+        if "topics" not in view:
+            view = {"error": view.get("error", "no answer")}
+        replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
+        view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
+                             for h in self.hosts}
+        return view
+
+    def act(self, step):
+        if step.params.get("wait_only"):
+            return {"waited_for": len(step.params["moves"])}
+        plan = {f"{topic}:{partition}": list(target) for (topic, partition), target in step.params["moves"].items()}
+        reply = _ask(self.hosts, "kafka.execute_reassignment", plan, {"throttle_bytes": self.throttle_bytes,
+                                                                      "__kwarg__": True}, timeout=120)
+        if "error" in reply:
+            raise RuntimeError(f"starting the batch failed: {reply}")
+        self.throttled.append({"brokers": reply.get("brokers"), "topics": sorted(reply.get("topic_throttles") or {})})
+        return {"partitions": len(reply.get("partitions") or []), "throttled_brokers": reply.get("brokers"),
+                "throttled_topics": sorted(reply.get("topic_throttles") or {})}
+
+    def event(self, tag, data):
+        saltglue.fire(self.opts, f"{EVENT_PREFIX}/rebalance/{tag}", data)
+
+
+def _broker_ids(model, names, key):
+    """Broker ids from ids or minion ids; PillarError-like message naming ``key``."""
+    by_minion = {b.minion_id: b.broker_id for b in model.brokers}
+    known = set(by_minion.values())
+    out = []
+    for name in ([] if names in (None, "") else (names if isinstance(names, (list, tuple)) else str(names).split(","))):
+        text = str(name).strip()
+        if text in by_minion:
+            out.append(by_minion[text])
+        elif text.isdigit() and int(text) in known:
+            out.append(int(text))
+        else:
+            raise ValueError(f"{key}: {text!r} is not a broker of kafka:brokers (minion ids {sorted(by_minion)}, "
+                             f"broker ids {sorted(known)})")
+    return sorted(set(out))
+
+
+def rebalance(test=False, drain=None, max_moves_per_broker=5, throttle_bytes=None, timeout=900,
+              tgt="*", tgt_type="glob"):
+    """
+    Balance replicas, preferred leaders (and bytes, where known) over the pillar's brokers with
+    the fewest moves (:mod:`kafkasalt.rebalance`), then carry the moves out in throttled batches
+    as gated engine steps: at most ``max_moves_per_broker`` moves per broker at once, each batch
+    verified done before the next, halted with the reason on a failed gate (a broker down,
+    something offline, a partition to move that is under-replicated). The replication throttle
+    (default: sized from the slowest NIC, see ``kafka.sizing``) is set on the moving replicas
+    only and removed on every exit. Reassignments found running are waited for first, so an
+    interrupted rebalance resumes. Preferred leaders are elected at the end.
+
+    test
+        Print the plan (Cruise Control style: moves, MB to move, leaders, per-broker before and
+        after, estimated time at the throttle) and its batches; move nothing.
+    drain
+        Brokers (minion ids or broker ids, comma-separated) to empty.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.rebalance test=True
+        salt-run kafka.rebalance drain=kafka4
+    """
+    from kafkasalt.rebalance import execute, planner
+    from kafkasalt.rebalance.model import PlanError
+
+    try:
+        model, _ = _load(tgt, tgt_type)
+        drained = _broker_ids(model, drain, "drain")
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    except ValueError as exc:
+        return saltglue.fail(__context__, str(exc))
+    hosts = [b.minion_id for b in model.brokers]
+    topics = _ask(hosts, "kafka.describe_topics", timeout=60)
+    if "error" in topics and "replies" in topics:
+        return saltglue.fail(__context__, f"cannot read the partitions: {topics}")
+    current = {(name, p["partition"]): list(p["replicas"]) for name, info in topics.items()
+               for p in info.get("partitions", [])}
+    replies = saltglue.cmd(__opts__, hosts, "kafka.list_reassignments", tgt_type="list", timeout=60)
+    running = next((r for r in replies.values() if isinstance(r, list)), None)
+    if running is None:
+        return saltglue.fail(__context__, f"cannot list the reassignments in flight: {replies}")
+    in_flight = execute.in_flight_targets(running)
+    start = {**current, **in_flight}
+    racks = {b.broker_id: b.rack for b in model.brokers} if all(b.rack for b in model.brokers) else None
+    if throttle_bytes is None:
+        # The slowest NIC's share (kafka.sizing) of the first broker host; pillar or CLI overrides.
+        sizing = saltglue.cmd(__opts__, hosts[0], "kafka.sizing", timeout=60).get(hosts[0])
+        item = sizing.get("replication_throttle_bytes_per_sec") if isinstance(sizing, dict) else None
+        throttle_bytes = item.get("value") if isinstance(item, dict) else None
+    throttle_bytes = int(throttle_bytes) if throttle_bytes is not None else None
+    try:
+        proposal = planner.plan(start, [b.broker_id for b in model.brokers], racks=racks, drain=drained)
+        plan = execute.plan_execution(proposal.moves, start, in_flight, cap=max_moves_per_broker, timeout=timeout)
+    except (PlanError, ValueError) as exc:
+        return saltglue.fail(__context__, str(exc))
+    summary = proposal.summary(throttle_bytes)
+    if not plan.steps:
+        return {"result": True, "changes": {}, "comment": "the cluster is balanced: nothing to move", "summary": summary}
+    if test:
+        return {"result": None, "changes": {"summary": summary, "steps": steps.preview(plan)["described"]},
+                "comment": f"would move {proposal.replica_moves} replica(s) of {len(proposal.moves)} partition(s) "
+                           f"in {len(plan.steps)} step(s)"}
+    driver = _RebalanceDriver(__opts__, model, throttle_bytes)
+    timing = steps.Timing(gate_timeout=60, step_timeout=timeout, poll_interval=1)
+    try:
+        report = steps.run(plan, driver, timing)
+    except steps.Halted as exc:
+        return saltglue.fail(__context__, f"rebalance halted: {exc}", gates=list(exc.gates),
+                             changes={"batches_done": len(exc.report["steps"]), "throttles": _clear_throttles(hosts)})
+    except BaseException:
+        _clear_throttles(hosts)
+        raise
+    cleared = _clear_throttles(hosts)
+    elected = _ask(hosts, "kafka.elect_preferred_leaders", timeout=120)
+    changes = {"replica_moves": proposal.replica_moves, "leader_changes": proposal.leader_changes,
+               "partitions": len(proposal.moves), "batches": len([s for s in report["steps"]
+                                                                 if s["action"].startswith("move-batch")]),
+               "seconds": report["seconds"], "throttle_bytes": throttle_bytes, "throttled": driver.throttled,
+               "throttles_cleared": cleared, "leaders_elected": len(elected.get("elected") or [])}
+    return {"result": True, "changes": changes, "summary": summary,
+            "comment": f"moved {proposal.replica_moves} replica(s) of {len(proposal.moves)} partition(s) in "
+                       f"{changes['batches']} batch(es); throttles removed"}
+
+
+def _clear_throttles(hosts):
+    """Every replication throttle removed (every exit path of a rebalance)."""
+    reply = _ask(hosts, "kafka.clear_throttles", timeout=120)
+    return reply if "error" not in reply else {"error": reply["error"]}
