@@ -1,0 +1,78 @@
+"""``salt-run kafka.rebalance`` on the lab: a skewed topic evened out under an audited load,
+throttled while it moves, every throttle gone afterwards, cross-checked with kafka-topics."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from tests.conftest import bench
+from tests.integration.conftest import KafkaAudit
+from tests.integration.test_20_kafka_deploy import client_config
+
+pytestmark = pytest.mark.lab
+
+SKEWED = "rebalance-skewed"
+THROTTLE_KEYS = ("leader.replication.throttled.rate", "follower.replication.throttled.rate")
+
+
+def _create_skewed_topic(lab):
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(**client_config(lab))
+    try:
+        if SKEWED not in admin.list_topics():
+            # Six partitions, RF 2, every replica on brokers 1 and 2: broker 3 holds none.
+            admin.create_topics([NewTopic(SKEWED, num_partitions=-1, replication_factor=-1,
+                                          replica_assignments={p: [1 + p % 2, 2 - p % 2] for p in range(6)})])
+    finally:
+        admin.close()
+    producer = KafkaProducer(acks="all", **client_config(lab))
+    payload = b"x" * 1024
+    for n in range(3000):  # about 3 MB to copy
+        producer.send(SKEWED, payload)
+    producer.flush()
+    producer.close()
+
+
+def _replicas(lab, topic):
+    described = lab.salt_json("kafka1", "kafka.describe_topics", json.dumps([topic]))["kafka1"]
+    return {p["partition"]: p["replicas"] for p in described[topic]["partitions"]}
+
+
+def test_rebalance_evens_out_a_skewed_topic_without_losing_a_message(ensure_deployed):
+    lab = ensure_deployed()
+    _create_skewed_topic(lab)
+    preview = json.loads(lab.salt_run("kafka.rebalance", "test=True", "--out=json", check=False).stdout)
+    assert preview["result"] is None and preview["changes"]["summary"]["replica_moves"] > 0, preview
+    assert Counter(b for r in _replicas(lab, SKEWED).values() for b in r)[3] == 0  # test=True moved nothing
+    lab.salt_json("kafka1", "kafka.create_topic", "rebalance-audit", "3", "3", '{"min.insync.replicas": "2"}')
+    with KafkaAudit(lab, "rebalance-audit", client_config(lab)) as audit:
+        proc = lab.salt_run("kafka.rebalance", "max_moves_per_broker=2", "--out=json", check=False)
+    out = json.loads(proc.stdout)
+    assert out.get("result") is True, proc.stdout[-3000:]
+    changes = out["changes"]
+    assert changes["batches"] >= 2 and changes["throttled"], changes  # throttled, in batches of 2 per broker
+    audit.assert_clean()
+    after = _replicas(lab, SKEWED)
+    counts = Counter(b for replicas in after.values() for b in replicas)
+    assert sorted(counts.values()) == [4, 4, 4], after  # 12 replicas over 3 brokers
+    assert all(len(set(r)) == 2 for r in after.values())
+    # Kafka's own tool sees the same layout.
+    described = lab.salt_json("kafka1", "kafka.cli", "kafka-topics", json.dumps(["--describe", "--topic", SKEWED]))
+    text = described["kafka1"]["stdout"] if isinstance(described["kafka1"], dict) else described["kafka1"]
+    for partition, replicas in after.items():
+        assert f"Partition: {partition}\t" in text and f"Replicas: {','.join(map(str, replicas))}\t" in text, text
+    # Every throttle is gone: broker rates and the topic's throttled replicas.
+    for broker in (1, 2, 3):
+        configs = lab.salt_json("kafka1", "kafka.broker_configs", str(broker))["kafka1"]
+        assert not set(THROTTLE_KEYS) & set(configs), configs
+    topic_configs = lab.salt_json("kafka1", "kafka.topic_configs", SKEWED)["kafka1"]
+    assert not [k for k in topic_configs if "throttled" in k], topic_configs
+    assert lab.salt_json("kafka1", "kafka.health")["kafka1"]["verdict"] == "healthy"
+    again = json.loads(lab.salt_run("kafka.rebalance", "test=True", "--out=json", check=False).stdout)
+    assert again["result"] is True and again["changes"] == {}, again  # balanced: nothing left to move
+    bench(f"rebalance of a skewed topic (3 brokers, ~3 MB): {changes['replica_moves']} replica moves in "
+          f"{changes['batches']} batches, {changes['seconds']}s, throttle {changes['throttle_bytes']} B/s; "
+          f"{audit.summary()}")
