@@ -554,7 +554,7 @@ def health():
         salt 'kafka1' kafka.health
     """
     model = _model()
-    return _admin_call("health", expected_brokers=[b.broker_id for b in model.brokers])
+    return _admin_call("health", expected_brokers=[b.broker_id for b in model.serving_brokers])
 
 
 def broker_configs(broker_id=None):
@@ -791,6 +791,37 @@ def restart_pending():
         keys = sorted(set(plan["static"]) | set(plan["removed"]))
         changed.append(f"{_broker.SERVER_PROPERTIES_PATH} (static: {', '.join(keys)})")
     return {"running": pending["running"], "broker_id": _this_broker(_model()).broker_id, "changed_files": changed}
+
+
+def retire():
+    """
+    Retire this host's broker after ``kafka.scale`` emptied it (``drain: true``): refuse while it
+    still holds a replica, else stop it and remove it from its service manager so nothing starts
+    it again. Its data directories are kept. Returns whether anything changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka4' kafka.retire
+    """
+    model = _model()
+    broker = _this_broker(model)
+    if not broker.drain:
+        raise CommandExecutionError(f"kafka:brokers:{broker.minion_id}:drain is not true: only a drained broker retires")
+    svc = _service.Service(_broker.SERVICE_NAME, _service_manager())
+    if svc.running():
+        held = sum(broker.broker_id in p["replicas"] for topic in _admin_call("describe_topics").values()
+                   for p in topic["partitions"])
+        if held:
+            raise CommandExecutionError(f"broker {broker.broker_id} still holds {held} replica(s): drain it first")
+    unit = _hostplan.unit_path(_service_manager())
+    was_known = svc.registered() or os.path.exists(unit)
+    try:
+        svc.unregister(unit)
+    except _service.ServiceError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return {"retired": was_known, "broker_id": broker.broker_id, "data_kept": list(_host_plan().log_dirs)}
 
 
 def restart():
@@ -1187,7 +1218,7 @@ def gate_view():
         view = _admin_call("gate_view")
     except CommandExecutionError as exc:
         return {"error": str(exc)}
-    view["expected"] = sorted(b.broker_id for b in model.brokers)
+    view["expected"] = sorted(b.broker_id for b in model.serving_brokers)
     view["default_min_isr"] = model.min_insync_replicas
     return view
 

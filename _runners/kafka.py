@@ -100,7 +100,14 @@ def plan(tgt="*", tgt_type="glob"):
                                              hostmodel.minion_errors(pillars))
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
-    order = [b.minion_id for b in sorted(model.brokers, key=lambda b: b.broker_id)]
+    # A broker marked drain is left to kafka.scale (emptied, then retired): no state touches it.
+    order = [b.minion_id for b in sorted(model.serving_brokers, key=lambda b: b.broker_id)]
+    orphaned = _orphaned_replicas(model)
+    if orphaned:
+        return saltglue.fail(__context__, "invalid pillar: kafka:brokers: " + "; ".join(
+            f"broker {broker} holds {count} replica(s) but is no longer in kafka:brokers: put it back with "
+            f"drain: true and re-run kafka.deploy until it is retired, then delete it"
+            for broker, count in sorted(orphaned.items())))
     converge = _converge_mode(order)
     comment = f"pillar valid: brokers {order}"
     if converge == "first_start":
@@ -108,9 +115,26 @@ def plan(tgt="*", tgt_type="glob"):
     elif converge == "all_running":
         comment += " (every broker runs: files converged on all at once, restarts rolled one at a time)"
     return {"result": True, "changes": {}, "comment": comment, "brokers": order,
-            "broker_ids": {b.minion_id: b.broker_id for b in model.brokers},
+            "broker_ids": {b.minion_id: b.broker_id for b in model.serving_brokers},
+            "draining": [b.minion_id for b in model.draining_brokers],
             "zookeeper_members": ensemble.minion_ids, "converge": converge,
             "first_start": converge == "first_start"}
+
+
+def _orphaned_replicas(model):
+    """``{broker id: replicas}`` for brokers that hold replicas but are not in the pillar (empty
+    when the cluster does not answer yet: bare hosts hold nothing)."""
+    topics = _ask([b.minion_id for b in model.serving_brokers], "kafka.describe_topics", timeout=30)
+    if "error" in topics and "replies" in topics:
+        return {}
+    known = {b.broker_id for b in model.brokers}
+    orphaned = {}
+    for info in topics.values():
+        for partition in info.get("partitions", []) if isinstance(info, dict) else []:
+            for broker in partition.get("replicas", []):
+                if broker not in known:
+                    orphaned[broker] = orphaned.get(broker, 0) + 1
+    return orphaned
 
 
 def _converge_mode(hosts):
@@ -158,7 +182,7 @@ def wait_broker(broker_id, timeout=120, tgt="*", tgt_type="glob"):
         salt-run kafka.wait_broker 2
     """
     model, _ = _load(tgt, tgt_type)
-    hosts = [b.minion_id for b in model.brokers]
+    hosts = [b.minion_id for b in model.serving_brokers]
     started = time.monotonic()
     deadline = started + timeout
     last = None
@@ -186,7 +210,7 @@ def health(tgt="*", tgt_type="glob"):
         salt-run kafka.health
     """
     model, _ = _load(tgt, tgt_type)
-    return _ask([b.minion_id for b in model.brokers], "kafka.health", timeout=60)
+    return _ask([b.minion_id for b in model.serving_brokers], "kafka.health", timeout=60)
 
 
 def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
@@ -200,14 +224,15 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
         salt-run kafka.verify_cluster
     """
     model, _ = _load(tgt, tgt_type)
-    hosts = [b.minion_id for b in model.brokers]
-    expected = sorted(b.broker_id for b in model.brokers)
+    hosts = [b.minion_id for b in model.serving_brokers]
+    expected = sorted(b.broker_id for b in model.serving_brokers)
     started = time.monotonic()
     last = None
     while time.monotonic() - started < timeout:
         last = _ask(hosts, "kafka.health", timeout=30)
         registered = sorted(b["id"] for b in last.get("brokers", []))
-        if last.get("verdict") == "healthy" and registered == expected:
+        # A draining broker may still be registered until kafka.scale retires it.
+        if last.get("verdict") == "healthy" and set(expected) <= set(registered):
             return {"result": True, "changes": {}, "comment": f"cluster healthy: brokers {registered}, "
                     f"controller {last.get('controller_id')}", "verdict": "healthy", "brokers": registered,
                     "controller_id": last.get("controller_id"), "waited_seconds": round(time.monotonic() - started, 2)}
@@ -230,8 +255,8 @@ class _RollDriver:
 
     def __init__(self, opts, model, ensemble=None):
         self.opts = opts
-        self.hosts = [b.minion_id for b in model.brokers]
-        self.broker_of = {b.minion_id: b.broker_id for b in model.brokers}
+        self.hosts = [b.minion_id for b in model.serving_brokers]
+        self.broker_of = {b.minion_id: b.broker_id for b in model.serving_brokers}
         self.zk_members = list(ensemble.minion_ids) if ensemble is not None else []
 
     def observe(self, step, phase):
@@ -309,11 +334,11 @@ def rolling_restart(test=False, force=False, restart_all=False, rack_parallel=Fa
         model, ensemble = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
-    hosts = [b.minion_id for b in model.brokers]
-    host_of = {b.broker_id: b.minion_id for b in model.brokers}
+    hosts = [b.minion_id for b in model.serving_brokers]
+    host_of = {b.broker_id: b.minion_id for b in model.serving_brokers}
     replies = saltglue.cmd(__opts__, hosts, "kafka.restart_pending", tgt_type="list", timeout=30)
     pending = {}
-    for broker in model.brokers:
+    for broker in model.serving_brokers:
         reply = replies.get(broker.minion_id)
         if not isinstance(reply, dict):
             return saltglue.fail(__context__, f"{broker.minion_id} did not report its restart state: {reply}")
@@ -369,7 +394,7 @@ def list_topics(include_internal=False, tgt="*", tgt_type="glob"):
         salt-run kafka.list_topics
     """
     model, _ = _load(tgt, tgt_type)
-    replies = saltglue.cmd(__opts__, [b.minion_id for b in model.brokers], "kafka.list_topics",
+    replies = saltglue.cmd(__opts__, [b.minion_id for b in model.serving_brokers], "kafka.list_topics",
                    arg=[f"include_internal={include_internal}"], tgt_type="list", timeout=60)
     for broker in model.brokers:
         if isinstance(replies.get(broker.minion_id), list):
@@ -388,7 +413,7 @@ def describe_cluster(tgt="*", tgt_type="glob"):
         salt-run kafka.describe_cluster
     """
     model, _ = _load(tgt, tgt_type)
-    return _ask([b.minion_id for b in model.brokers], "kafka.describe_cluster", timeout=60)
+    return _ask([b.minion_id for b in model.serving_brokers], "kafka.describe_cluster", timeout=60)
 
 
 def apply_config(test=False, tgt="*", tgt_type="glob"):
@@ -410,7 +435,7 @@ def apply_config(test=False, tgt="*", tgt_type="glob"):
         model, _ = _load(tgt, tgt_type)
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
-    hosts = [b.minion_id for b in model.brokers]
+    hosts = [b.minion_id for b in model.serving_brokers]
     replies = saltglue.cmd(__opts__, hosts, "kafka.pending_changes", tgt_type="list", timeout=30)
     plans = {h: (replies.get(h) or {}).get("plan") if isinstance(replies.get(h), dict) else None for h in hosts}
     cluster_wide = None
@@ -454,7 +479,7 @@ class _RotationDriver:
     def __init__(self, opts, model, ensemble, hosts):
         self.opts = opts
         self.hosts = hosts
-        self.broker_hosts = [b.minion_id for b in model.brokers]
+        self.broker_hosts = [b.minion_id for b in model.serving_brokers]
         self.zk_members = list(ensemble.minion_ids) if ensemble is not None else []
 
     def holdings(self):
@@ -501,7 +526,7 @@ class _RotationDriver:
 
 
 def _rotation_hosts(model, ensemble):
-    hosts = [b.minion_id for b in model.brokers]
+    hosts = [b.minion_id for b in model.serving_brokers]
     if ensemble is not None and ensemble.tls.enabled:
         hosts += [m for m in ensemble.minion_ids if m not in hosts]
     return hosts
@@ -595,8 +620,8 @@ class _RebalanceDriver:
 
     def __init__(self, opts, model, throttle_bytes):
         self.opts = opts
-        self.hosts = [b.minion_id for b in model.brokers]
-        self.broker_of = {b.minion_id: b.broker_id for b in model.brokers}
+        self.hosts = [b.minion_id for b in model.serving_brokers]
+        self.broker_of = {b.minion_id: b.broker_id for b in model.serving_brokers}
         self.throttle_bytes = throttle_bytes
         self.throttled = []
 
@@ -642,23 +667,25 @@ def _broker_ids(model, names, key):
     return sorted(set(out))
 
 
-def rebalance(test=False, drain=None, max_moves_per_broker=5, throttle_bytes=None, timeout=900,
+def rebalance(test=False, drain=None, max_moves_per_broker=None, throttle_bytes=None, timeout=900,
               tgt="*", tgt_type="glob"):
     """
     Balance replicas, preferred leaders (and bytes, where known) over the pillar's brokers with
     the fewest moves (:mod:`kafkasalt.rebalance`), then carry the moves out in throttled batches
-    as gated engine steps: at most ``max_moves_per_broker`` moves per broker at once, each batch
-    verified done before the next, halted with the reason on a failed gate (a broker down,
-    something offline, a partition to move that is under-replicated). The replication throttle
-    (default: sized from the slowest NIC, see ``kafka.sizing``) is set on the moving replicas
-    only and removed on every exit. Reassignments found running are waited for first, so an
-    interrupted rebalance resumes. Preferred leaders are elected at the end.
+    as gated engine steps: at most ``max_moves_per_broker`` moves per broker at once (default
+    ``kafka:rebalance:max_moves_per_broker``), each batch verified done before the next, halted
+    with the reason on a failed gate (a broker down, something offline, a partition to move that
+    is under-replicated). The replication throttle (``kafka:rebalance:throttle_bytes``, default
+    sized from the slowest NIC, see ``kafka.sizing``) is set on the moving replicas only and
+    removed on every exit. Reassignments found running are waited for first, so an interrupted
+    rebalance resumes. Preferred leaders are elected at the end. Brokers marked
+    ``drain: true`` in pillar are emptied.
 
     test
         Print the plan (Cruise Control style: moves, MB to move, leaders, per-broker before and
         after, estimated time at the throttle) and its batches; move nothing.
     drain
-        Brokers (minion ids or broker ids, comma-separated) to empty.
+        More brokers (minion ids or broker ids, comma-separated) to empty.
 
     CLI Example:
 
@@ -667,38 +694,54 @@ def rebalance(test=False, drain=None, max_moves_per_broker=5, throttle_bytes=Non
         salt-run kafka.rebalance test=True
         salt-run kafka.rebalance drain=kafka4
     """
-    from kafkasalt.rebalance import execute, planner
-    from kafkasalt.rebalance.model import PlanError
-
     try:
         model, _ = _load(tgt, tgt_type)
-        drained = _broker_ids(model, drain, "drain")
+        drained = sorted(set(_broker_ids(model, drain, "drain")) | {b.broker_id for b in model.draining_brokers})
     except (PillarError, PillarErrors) as exc:
         return saltglue.fail(__context__, f"invalid pillar: {exc}")
     except ValueError as exc:
         return saltglue.fail(__context__, str(exc))
-    hosts = [b.minion_id for b in model.brokers]
+    return _run_rebalance(model, drained, max_moves_per_broker, throttle_bytes, timeout, test)
+
+
+def _layout(hosts):
+    """``({(topic, partition): replicas}, in-flight targets)`` as the cluster holds them, or
+    ``(None, reason)``."""
+    from kafkasalt.rebalance import execute
+
     topics = _ask(hosts, "kafka.describe_topics", timeout=60)
     if "error" in topics and "replies" in topics:
-        return saltglue.fail(__context__, f"cannot read the partitions: {topics}")
+        return None, f"cannot read the partitions: {topics['error']}"
     current = {(name, p["partition"]): list(p["replicas"]) for name, info in topics.items()
                for p in info.get("partitions", [])}
     replies = saltglue.cmd(__opts__, hosts, "kafka.list_reassignments", tgt_type="list", timeout=60)
     running = next((r for r in replies.values() if isinstance(r, list)), None)
     if running is None:
-        return saltglue.fail(__context__, f"cannot list the reassignments in flight: {replies}")
-    in_flight = execute.in_flight_targets(running)
+        return None, f"cannot list the reassignments in flight: {replies}"
+    return current, execute.in_flight_targets(running)
+
+
+def _run_rebalance(model, drained, max_moves_per_broker=None, throttle_bytes=None, timeout=900, test=False):
+    from kafkasalt.rebalance import execute, planner
+    from kafkasalt.rebalance.model import PlanError
+
+    hosts = [b.minion_id for b in model.serving_brokers]
+    current, in_flight = _layout(hosts)
+    if current is None:
+        return saltglue.fail(__context__, in_flight)
     start = {**current, **in_flight}
     racks = {b.broker_id: b.rack for b in model.brokers} if all(b.rack for b in model.brokers) else None
+    cap = max_moves_per_broker or model.rebalance.max_moves_per_broker
+    throttle_bytes = throttle_bytes or model.rebalance.throttle_bytes
     if throttle_bytes is None:
-        # The slowest NIC's share (kafka.sizing) of the first broker host; pillar or CLI overrides.
+        # The slowest NIC's share (kafka.sizing) of the first broker host.
         sizing = saltglue.cmd(__opts__, hosts[0], "kafka.sizing", timeout=60).get(hosts[0])
         item = sizing.get("replication_throttle_bytes_per_sec") if isinstance(sizing, dict) else None
         throttle_bytes = item.get("value") if isinstance(item, dict) else None
     throttle_bytes = int(throttle_bytes) if throttle_bytes is not None else None
     try:
         proposal = planner.plan(start, [b.broker_id for b in model.brokers], racks=racks, drain=drained)
-        plan = execute.plan_execution(proposal.moves, start, in_flight, cap=max_moves_per_broker, timeout=timeout)
+        plan = execute.plan_execution(proposal.moves, start, in_flight, cap=int(cap), timeout=timeout)
     except (PlanError, ValueError) as exc:
         return saltglue.fail(__context__, str(exc))
     summary = proposal.summary(throttle_bytes)
@@ -721,13 +764,88 @@ def rebalance(test=False, drain=None, max_moves_per_broker=5, throttle_bytes=Non
     cleared = _clear_throttles(hosts)
     elected = _ask(hosts, "kafka.elect_preferred_leaders", timeout=120)
     changes = {"replica_moves": proposal.replica_moves, "leader_changes": proposal.leader_changes,
-               "partitions": len(proposal.moves), "batches": len([s for s in report["steps"]
-                                                                 if s["action"].startswith("move-batch")]),
+               "partitions": len(proposal.moves), "drained": drained,
+               "batches": len([s for s in report["steps"] if s["action"].startswith("move-batch")]),
                "seconds": report["seconds"], "throttle_bytes": throttle_bytes, "throttled": driver.throttled,
                "throttles_cleared": cleared, "leaders_elected": len(elected.get("elected") or [])}
     return {"result": True, "changes": changes, "summary": summary,
             "comment": f"moved {proposal.replica_moves} replica(s) of {len(proposal.moves)} partition(s) in "
                        f"{changes['batches']} batch(es); throttles removed"}
+
+
+def _replica_counts(current):
+    counts = {}
+    for replicas in current.values():
+        for broker in replicas:
+            counts[broker] = counts.get(broker, 0) + 1
+    return counts
+
+
+def scale(test=False, timeout=900, tgt="*", tgt_type="glob"):
+    """
+    Bring the cluster's layout to what ``kafka:brokers`` says, after a deploy: brokers marked
+    ``drain: true`` are emptied by a rebalance (a new replica catches up before an old one
+    leaves), then retired: stopped and removed from the service manager, their data kept; the
+    answer says when a broker is safe to delete from pillar. With ``kafka:rebalance:on_scale``
+    (default on), a broker that holds no replica while others do (a scale-out) gets its share.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.scale test=True
+    """
+    try:
+        model, _ = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    hosts = [b.minion_id for b in model.serving_brokers]
+    current, reason = _layout(hosts)
+    if current is None:
+        return saltglue.fail(__context__, reason)
+    counts = _replica_counts(current)
+    draining = [b for b in model.draining_brokers]
+    to_empty = [b.minion_id for b in draining if counts.get(b.broker_id)]
+    empty = [b.minion_id for b in model.serving_brokers if not counts.get(b.broker_id)]
+    scale_out = model.rebalance.on_scale and bool(empty) and bool(counts)
+    changes = {}
+    if to_empty or scale_out:
+        why = (f"draining {', '.join(to_empty)}" if to_empty else "") + \
+              ("; " if to_empty and scale_out else "") + (f"scale-out onto {', '.join(empty)}" if scale_out else "")
+        moved = _run_rebalance(model, [b.broker_id for b in draining], timeout=timeout, test=test)
+        if moved.get("result") is False:
+            return saltglue.fail(__context__, f"{why}: {moved.get('Error') or moved.get('comment')}",
+                                 changes=moved.get("changes", {}))
+        changes["rebalance"] = dict(moved.get("changes") or {}, reason=why)
+        if not test:
+            current, reason = _layout(hosts)
+            if current is None:
+                return saltglue.fail(__context__, reason, changes=changes)
+            counts = _replica_counts(current)
+    retired, still = [], []
+    for broker in draining:
+        if counts.get(broker.broker_id):
+            still.append(f"{broker.minion_id} still holds {counts[broker.broker_id]} replica(s)")
+            continue
+        if test:
+            retired.append(broker.minion_id)
+            continue
+        reply = saltglue.cmd(__opts__, broker.minion_id, "kafka.retire", timeout=gates.MAX_START_TIMEOUT).get(broker.minion_id)
+        if not isinstance(reply, dict):
+            return saltglue.fail(__context__, f"retiring {broker.minion_id} failed: {reply}", changes=changes)
+        if reply.get("retired"):
+            retired.append(broker.minion_id)
+    if retired:
+        changes["retired"] = retired
+    if still:
+        return saltglue.fail(__context__, "; ".join(still), changes=changes)
+    if test:
+        return {"result": None if changes else True, "changes": changes,
+                "comment": "would " + (", ".join(f"retire {m}" for m in retired) or "change nothing")}
+    notes = [f"{m} is empty and stopped (its data is kept): safe to delete kafka:brokers:{m} from pillar"
+             for m in [b.minion_id for b in draining]]
+    return {"result": True, "changes": changes,
+            "comment": "; ".join(notes) or ("rebalanced" if changes else "every broker holds its share: nothing to do")}
 
 
 def _clear_throttles(hosts):

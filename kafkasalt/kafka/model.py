@@ -73,10 +73,15 @@ DEFAULTS = {
     "users": {},
     "topics": {},
     "acls": [],
+    # Scaling: a broker added to kafka:brokers gets its share of partitions after the deploy
+    # (on_scale); moves run in batches of max_moves_per_broker per broker, throttled at
+    # throttle_bytes B/s (None: sized from the slowest NIC, see kafkasalt.ops.sizing).
+    "rebalance": {"on_scale": True, "max_moves_per_broker": 5, "throttle_bytes": None},
 }
-_MERGED_SECTIONS = ("tls", "super_user", "inter_broker_user", "jmx_exporter")
+_MERGED_SECTIONS = ("tls", "super_user", "inter_broker_user", "jmx_exporter", "rebalance")
 
-BROKER_KEYS = ("broker_id", "address", "rack", "dns_names", "config")
+BROKER_KEYS = ("broker_id", "address", "rack", "dns_names", "config", "drain")
+MAX_MOVES_PER_BROKER = 100
 LISTENER_KEYS = ("port", "protocol")
 TOPIC_KEYS = ("partitions", "replication_factor", "config")
 
@@ -138,6 +143,16 @@ class Broker:
     rack: str = None
     config: dict = field(default_factory=dict)
     dns_names: tuple = ()  # extra DNS names in its certificate (the kafka_pki ext_pillar)
+    drain: bool = False  # kafka:brokers:<minion>:drain: move its replicas off, then retire it
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    """``kafka:rebalance``: whether a scale-out rebalances, batch size, throttle."""
+
+    on_scale: bool = True
+    max_moves_per_broker: int = 5
+    throttle_bytes: int = None
 
 
 @dataclass(frozen=True)
@@ -377,6 +392,17 @@ class ClusterModel:
     acls: list
     allow_insecure_listeners: bool = False
     allow_min_isr_equal_rf: bool = False
+    rebalance: RebalanceSettings = RebalanceSettings()
+
+    @property
+    def serving_brokers(self):
+        """The brokers that stay: every broker not marked ``drain`` (a draining one is emptied,
+        then retired, and no longer expected to run)."""
+        return tuple(broker for broker in self.brokers if not broker.drain)
+
+    @property
+    def draining_brokers(self):
+        return tuple(broker for broker in self.brokers if broker.drain)
 
     @classmethod
     def from_pillar(cls, kafka_pillar, zookeeper_model=None, sizing_by_minion=None):
@@ -445,7 +471,7 @@ class ClusterModel:
     def bootstrap_servers(self, listener_name=None):
         """``address:port,...`` of every broker on a listener (default :attr:`admin_listener`)."""
         listener = self.listener(listener_name) if listener_name else self.admin_listener
-        return ",".join(_host_port(broker.address, listener.port) for broker in self.brokers)
+        return ",".join(_host_port(broker.address, listener.port) for broker in self.serving_brokers)
 
     def zookeeper_connect(self, chroot=True):
         """ZooKeeper connect string; with the cluster's chroot unless ``chroot=False``."""

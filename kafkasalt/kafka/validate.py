@@ -15,7 +15,8 @@ from kafkasalt.kafka import dynamic_config, topic_configs
 from kafkasalt.kafka.model import (_CLUSTER_NAME, _CONTROL_CHARS, _MERGED_SECTIONS, _USER_NAME,  # noqa: F401
                                    BROKER_KEYS, CLIENT_AUTH_VALUES, DEFAULT_RESERVED_BROKER_MAX_ID, DEFAULTS,
                                    HASH_ALGORITHMS, INSECURE_PROTOCOLS, LISTENER_KEYS, MAX_SUPPORTED_MINOR,
-                                   MIN_HEAP_MB, MIN_PORT, SASL_MECHANISMS, SECURITY_PROTOCOLS, SUPPORTED_MAJOR,
+                                   MAX_MOVES_PER_BROKER, MIN_HEAP_MB, MIN_PORT, SASL_MECHANISMS, SECURITY_PROTOCOLS,
+                                   SUPPORTED_MAJOR, RebalanceSettings,
                                    TOPIC_KEYS, Broker, ClusterModel, JmxExporter, Listener, ScramUser, Topic,
                                    cluster_name_problem, defaults, dns_names_problems, merge_with_defaults,
                                    parse_version)
@@ -176,6 +177,8 @@ class _Validator(Collector):
                                       inter_broker_user.name if inter_broker_user else None) if name}
         users = self.users(pillar["users"], reserved)
         topics = self.topics(pillar["topics"], broker_count, replication_factor)
+        self.drains(brokers, replication_factor, topics)
+        rebalance = self.rebalance(pillar["rebalance"])
         acls = self.acls(pillar["acls"])
 
         self.raise_errors()
@@ -206,6 +209,7 @@ class _Validator(Collector):
             acls=acls,
             allow_insecure_listeners=allow_insecure,
             allow_min_isr_equal_rf=allow_equal,
+            rebalance=rebalance,
         )
 
     # scalar checks ---------------------------------------------------------------------------
@@ -443,10 +447,47 @@ class _Validator(Collector):
                 rack = None
             config = self.config({} if spec.get("config") is None else spec["config"], f"{key}:config")
             dns_names = self.dns_names(spec.get("dns_names"), f"{key}:dns_names")
+            drain = spec.get("drain", False)
+            if not isinstance(drain, bool):
+                self.error(f"{key}:drain", f"expected true or false (unquoted), got {drain!r}")
+                drain = False
             if broker_id is not None and address is not None:
                 brokers.append(Broker(minion_id=minion_id, broker_id=broker_id, address=address, rack=rack,
-                                      config=config, dns_names=dns_names))
+                                      config=config, dns_names=dns_names, drain=drain))
+        draining = [b.minion_id for b in brokers if b.drain]
+        if brokers and len(draining) == len(brokers):
+            self.error(f"kafka:brokers:{draining[0]}:drain", "every broker is marked drain: at least one must stay")
         return brokers
+
+    def drains(self, brokers, replication_factor, topics):
+        """Draining must leave enough brokers for every replication factor the pillar asks for."""
+        draining = [b.minion_id for b in brokers if b.drain]
+        staying = len(brokers) - len(draining)
+        if not draining or staying == 0:
+            return
+        needed = max([replication_factor or 0] + [t.replication_factor or 0 for t in topics])
+        if staying < needed:
+            self.error(f"kafka:brokers:{draining[0]}:drain",
+                       f"draining {', '.join(draining)} leaves {staying} broker(s), fewer than the replication "
+                       f"factor {needed} that kafka:default_replication_factor or kafka:topics asks for")
+
+    def rebalance(self, value):
+        key = "kafka:rebalance"
+        self.unknown_keys(value, tuple(DEFAULTS["rebalance"]), key)
+        on_scale = value.get("on_scale")
+        if not isinstance(on_scale, bool):
+            self.error(f"{key}:on_scale", f"expected true or false (unquoted), got {on_scale!r}")
+            on_scale = True
+        cap = value.get("max_moves_per_broker")
+        if not is_int(cap) or not 1 <= cap <= MAX_MOVES_PER_BROKER:
+            self.error(f"{key}:max_moves_per_broker", f"expected an integer 1-{MAX_MOVES_PER_BROKER}, got {cap!r}")
+            cap = 5
+        throttle = value.get("throttle_bytes")
+        if throttle is not None and (not is_int(throttle) or throttle < 1024):
+            self.error(f"{key}:throttle_bytes", f"expected bytes per second >= 1024 or null (sized from the NIC), "
+                                                f"got {throttle!r}")
+            throttle = None
+        return RebalanceSettings(on_scale=on_scale, max_moves_per_broker=cap, throttle_bytes=throttle)
 
     def dns_names(self, value, key):
         problems = dns_names_problems(value)

@@ -3,7 +3,8 @@
 # changes nothing), ZooKeeper ensemble, SCRAM bootstrap, then the brokers: all at once on bare
 # hosts (nothing to lose) or when every broker runs (the state never restarts one), otherwise one
 # at a time, each registered before the next starts; then a cluster check, pending restarts
-# rolled safely through the step engine, and the pillar's topics, users and ACLs.
+# rolled safely through the step engine, the pillar's topics, users and ACLs, and the layout:
+# drained brokers emptied and retired, new brokers given their share of partitions.
 {%- set kafka_plan = salt['kafka_orchestrate.runner']('kafka.plan') %}
 {%- if not kafka_plan.get('result') %}
 kafka-pillar-invalid:
@@ -107,4 +108,14 @@ kafka-content:
     - sls: kafka.content
     - require:
       - kafka-rolling-restart
+
+{#- The layout kafka:brokers asks for: brokers marked drain are emptied and retired, a broker
+    added to the pillar gets its share of partitions (kafka:rebalance:on_scale). #}
+kafka-scale:
+  kafka_orchestrate.runner:
+    - name: kafka.scale
+    - plans: True
+    - failhard: True
+    - require:
+      - kafka-content
 {%- endif %}

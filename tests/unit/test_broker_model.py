@@ -686,3 +686,21 @@ def test_log4j_properties_writes_to_the_log_dir():
     text = kafka_render.render_log4j_properties()
     assert "log4j.rootLogger=INFO, kafkaAppender" in text
     assert "log4j.appender.kafkaAppender.File=${kafka.logs.dir}/server.log" in text
+
+
+def test_a_draining_broker_is_not_served_nor_expected_but_stays_in_the_model():
+    from kafkasalt.kafka.model import ClusterModel
+
+    pillar = {
+        "cluster_name": "lab", "version": "3.9.2", "source": "file:///k.tgz", "source_hash": "sha512=" + "cd" * 64,
+        "brokers": {f"kafka{i}": {"broker_id": i, "address": f"127.0.0.1{i}", **({"drain": True} if i == 4 else {})}
+                    for i in range(1, 5)},
+        "super_user": {"name": "admin", "password": "a-Secret-1"},
+        "inter_broker_user": {"name": "broker", "password": "b-Secret-2"},
+    }
+    model = ClusterModel.from_pillar(pillar)
+    assert [b.broker_id for b in model.brokers] == [1, 2, 3, 4]
+    assert [b.broker_id for b in model.serving_brokers] == [1, 2, 3]
+    assert [b.minion_id for b in model.draining_brokers] == ["kafka4"]
+    assert "127.0.0.14" not in model.bootstrap_servers()
+    assert model.rebalance.on_scale is True and model.rebalance.max_moves_per_broker == 5
