@@ -123,9 +123,13 @@ def holdings():
 
 def _owner(user, group):
     try:
-        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
+        account = pwd.getpwnam(user)
     except KeyError:
-        raise CommandExecutionError(f"user {user} or group {group} does not exist: deploy the host first") from None
+        raise CommandExecutionError(f"user {user} does not exist: deploy the host first") from None
+    try:
+        return account.pw_uid, grp.getgrnam(group).gr_gid
+    except KeyError:  # no group of that name: the user's own
+        return account.pw_uid, account.pw_gid
 
 
 def apply(phase, reload=True, test=False):
