@@ -175,3 +175,44 @@ def apply(phase, reload=True, test=False):
         result["reloaded"] = reloaded["reloaded"]
         result["reload_reason"] = reloaded.get("reason")
     return result
+
+
+_CERTIFICATE_NAMES = {
+    "tls/truststore.pem": ("broker", "truststore-ca"),
+    "tls/keystore.pem": ("broker", "keystore"),
+    "tls/admin-keystore.pem": ("client", "admin-keystore"),
+    "tls/ca.pem": ("zookeeper", "zookeeper-truststore-ca"),
+    "tls/member.pem": ("zookeeper", "quorum-keystore"),
+    "tls/client.pem": ("client", "zookeeper-client-keystore"),
+}
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+
+
+def write_metrics(directory=TEXTFILE_DIR):
+    """
+    Write ``kafkasalt_certificates.prom`` for the node exporter's textfile collector: the expiry
+    (notAfter, Unix seconds) of every certificate in this host's TLS files, the CAs of its trust
+    stores included, labelled with cluster, host, role and certificate (``metrics.yml``). The
+    file is replaced atomically and only when it changes.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' kafka_tls.write_metrics
+    """
+    from kafkasalt import monitoring
+    from kafkasalt.security import pki
+
+    cluster = (__pillar__.get("kafka") or {}).get("cluster_name") or "kafka"
+    certificates = []
+    for _, name, path, *_ in _files_of_host():
+        role, label = _CERTIFICATE_NAMES[name]
+        found = pki.not_after(_rotation.read_text(path))
+        if "truststore" not in label:
+            found = found[:1]  # a key store's chain: its own certificate (the CA is in the trust store)
+        certificates += [(role, label, expiry) for _, expiry in found]
+    text = monitoring.textfile(monitoring.certificate_expiry_rows(cluster, __opts__["id"], certificates))
+    changed = monitoring.write_textfile(directory, "kafkasalt_certificates.prom", text)
+    return {"path": os.path.join(directory, "kafkasalt_certificates.prom"), "certificates": len(certificates),
+            "changed": changed}

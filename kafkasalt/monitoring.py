@@ -376,3 +376,65 @@ def dashboard_query_rules(definitions=None):
                 rules.append({"record": f"kafkasalt_dashboard:{uid}:{number}:{chr(ord('a') + index)}",
                               "expr": _check_query(query["expr"], definitions)})
     return {"groups": [{"name": "kafkasalt-dashboard-queries", "rules": rules}]}
+
+
+# --- textfile metrics (the node exporter's textfile collector) --------------------------------------
+
+
+def _escape_label(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def textfile(rows):
+    """Prometheus exposition text of kafkasalt's textfile metrics: ``rows`` are ``(metric,
+    labels, value)`` for metrics of ``metrics.yml``'s ``kafkasalt_textfile`` (their HELP, TYPE
+    and label names come from there; a metric or label it does not list is a ``ValueError``)."""
+    specs = load_data("metrics.yml")["exporters"]["kafkasalt_textfile"]["metrics"]
+    by_metric = {}
+    for metric, labels, value in rows:
+        spec = specs.get(metric)
+        if spec is None:
+            raise ValueError(f"{metric} is not a kafkasalt textfile metric (metrics.yml: {', '.join(sorted(specs))})")
+        if sorted(labels) != sorted(spec["labels"]):
+            raise ValueError(f"{metric} takes the labels {spec['labels']}, got {sorted(labels)}")
+        by_metric.setdefault(metric, []).append((labels, value))
+    lines = []
+    for metric in sorted(by_metric):
+        spec = specs[metric]
+        lines.append(f"# HELP {metric} {' '.join(str(spec['help']).split())}")
+        lines.append(f"# TYPE {metric} {spec['type']}")
+        for labels, value in sorted(by_metric[metric], key=lambda row: sorted(row[0].items())):
+            inner = ",".join(f'{key}="{_escape_label(labels[key])}"' for key in spec["labels"])
+            lines.append(f"{metric}{{{inner}}} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def certificate_expiry_rows(cluster, host, certificates):
+    """``kafkasalt_certificate_expiry_timestamp_seconds`` rows from ``certificates``:
+    ``[(role, name, not_after_epoch)]``; a name seen twice for one role gets ``-2``, ``-3``."""
+    rows, seen = [], {}
+    for role, name, not_after in certificates:
+        count = seen[(role, name)] = seen.get((role, name), 0) + 1
+        label = name if count == 1 else f"{name}-{count}"
+        rows.append(("kafkasalt_certificate_expiry_timestamp_seconds",
+                     {"cluster": cluster, "host": host, "role": role, "certificate": label}, int(not_after)))
+    return rows
+
+
+def write_textfile(directory, name, text):
+    """Replace ``<directory>/<name>`` atomically (the node exporter never reads half a file);
+    returns whether the content changed."""
+    import os
+
+    from kafkasalt.common.files import write_private
+
+    path = os.path.join(directory, name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    except OSError:
+        pass
+    os.makedirs(directory, exist_ok=True)
+    write_private(path, text, mode=0o644)
+    return True

@@ -54,6 +54,7 @@ __all__ = [
     "pem_truststore",
     "bundle_fingerprints",
     "keystore_leaf",
+    "not_after",
 ]
 
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -458,3 +459,15 @@ def keystore_leaf(keystore_pem, ca_certs_pem=()):
             break
     return {"fingerprint": hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest(),
             "issued_by": issuer}
+
+
+def not_after(pem_text):
+    """``[(fingerprint, notAfter as Unix seconds)]`` of every certificate in a PEM text."""
+    if not pem_text:
+        return []
+    try:
+        certs = _load_certs(pem_text, "pem_text")
+    except ValueError:
+        return []
+    return [(hashlib.sha256(c.public_bytes(serialization.Encoding.DER)).hexdigest(), int(c.not_valid_after_utc.timestamp()))
+            for c in certs]

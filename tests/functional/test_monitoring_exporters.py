@@ -183,10 +183,9 @@ def lab(extract_artifact, artifact_manifest, tmp_path_factory):
         log_dir = work / "kraftbroker" / "data"
         host = {"cluster": "kraft", "host": "kraftbroker"}
         in_a_year = int(time.time()) + 365 * 86400
-        (textfiles / "kafkasalt_certificates.prom").write_text("\n".join([
-            "# TYPE kafkasalt_certificate_expiry_timestamp_seconds gauge",
-            textfile_line("kafkasalt_certificate_expiry_timestamp_seconds",
-                          dict(host, role="broker", certificate="keystore"), in_a_year), ""]))
+        # The certificates' file as kafka_tls.write_metrics writes it.
+        monitoring.write_textfile(str(textfiles), "kafkasalt_certificates.prom", monitoring.textfile(
+            monitoring.certificate_expiry_rows("kraft", "kraftbroker", [("broker", "keystore", in_a_year)])))
         (textfiles / "kafkasalt_consumergroups.prom").write_text("\n".join([
             "# TYPE kafkasalt_consumergroup_lag gauge",
             textfile_line("kafkasalt_consumergroup_lag", {"cluster": "kraft", "group": "g1", "topic": "demo"}, 0),

@@ -328,3 +328,29 @@ def test_dashboard_query_rules_fail_on_a_variable_without_check_value():
     definitions["dashboards"][0]["panels"][0]["queries"][0]["expr"] = 'up{instance="$host"}'
     with pytest.raises(ValueError, match=r"\$host"):
         monitoring.dashboard_query_rules(definitions)
+
+
+def test_certificate_expiry_textfile_follows_metrics_yml(tmp_path):
+    from kafkasalt import monitoring
+
+    rows = monitoring.certificate_expiry_rows("prod", "kafka1", [("broker", "keystore", 1767225600),
+                                                                  ("broker", "truststore-ca", 1800000000),
+                                                                  ("broker", "truststore-ca", 1900000000)])
+    text = monitoring.textfile(rows)
+    assert text.splitlines()[1] == "# TYPE kafkasalt_certificate_expiry_timestamp_seconds gauge"
+    assert ('kafkasalt_certificate_expiry_timestamp_seconds{cluster="prod",host="kafka1",role="broker",'
+            'certificate="truststore-ca-2"} 1900000000') in text
+    assert monitoring.write_textfile(str(tmp_path), "kafkasalt_certificates.prom", text) is True
+    assert monitoring.write_textfile(str(tmp_path), "kafkasalt_certificates.prom", text) is False
+    assert oct((tmp_path / "kafkasalt_certificates.prom").stat().st_mode & 0o777) == "0o644"
+
+
+def test_textfile_refuses_metrics_and_labels_metrics_yml_does_not_list():
+    import pytest
+
+    from kafkasalt import monitoring
+
+    with pytest.raises(ValueError, match="not a kafkasalt textfile metric"):
+        monitoring.textfile([("kafkasalt_nope", {}, 1)])
+    with pytest.raises(ValueError, match="takes the labels"):
+        monitoring.textfile([("kafkasalt_certificate_expiry_timestamp_seconds", {"cluster": "x"}, 1)])
