@@ -772,6 +772,67 @@ def clear_throttles(broker_ids=None, topics=None):
     return _admin_call("clear_throttles", broker_ids, topics)
 
 
+def disk_plan(evacuate_only=False):
+    """
+    This broker's log directories as it runs now, the ones the pillar wants (``kafka:log_dirs``
+    or one per data disk), and the moves between them (:mod:`kafkasalt.rebalance.disks`):
+    replicas leave directories no longer wanted, then counts are evened out. With
+    ``evacuate_only`` only the moves off unwanted directories (before the roll that drops them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.disk_plan
+    """
+    from kafkasalt.rebalance import disks
+
+    model = _model()
+    broker = _this_broker(model)
+    live = _admin_call("log_dirs", broker.broker_id)
+    wanted = list(_host_plan().log_dirs)
+    layout = {d: entry["replicas"] for d, entry in live.items()}
+    try:
+        moves = disks.plan(layout, wanted)
+    except ValueError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    leaving = [d for d in live if d not in wanted]
+    if evacuate_only:
+        moves = {k: v for k, v in moves.items() if any(k in layout[d] for d in leaving)}
+    return {
+        "broker_id": broker.broker_id, "live": sorted(live), "wanted": wanted, "leaving": leaving,
+        "offline": sorted(d for d, entry in live.items() if entry["error"]),
+        "future": sorted(f"{t}-{p}" for entry in live.values() for t, p in entry["future"]),
+        "left_behind": sorted(f"{t}-{p}" for d in leaving for t, p in layout[d]),
+        "moves": {f"{t}:{p}": target for (t, p), target in sorted(moves.items())},
+        "before": disks.spread(layout, sorted(set(live) | set(wanted))),
+        "after": disks.spread(disks.apply(layout, moves), sorted(set(live) | set(wanted))),
+    }
+
+
+def move_between_log_dirs(moves, throttle_bytes=None):
+    """
+    Start moving this broker's replicas between its log directories: ``moves`` maps
+    ``"topic:partition"`` to the target directory; ``throttle_bytes`` caps the copy rate
+    (``replica.alter.log.dirs.io.max.bytes.per.second``; removed by ``kafka.clear_throttles``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'kafka1' kafka.move_between_log_dirs '{"orders:0": /var/lib/kafka/data2}'
+    """
+    model = _model()
+    broker = _this_broker(model)
+    parsed = {}
+    for key, target in (moves or {}).items():
+        topic, _, partition = str(key).rpartition(":")
+        if not topic or not partition.isdigit() or not isinstance(target, str) or not target.startswith("/"):
+            raise SaltInvocationError(f"moves: expected 'topic:partition' -> absolute directory, got {key!r}: {target!r}")
+        parsed[(topic, int(partition))] = target
+    return _admin_call("move_between_log_dirs", broker.broker_id, parsed, throttle_bytes=throttle_bytes)
+
+
 # --- restarts (driven one broker at a time by the kafka.rolling_restart runner) -----------------
 
 def restart_pending():

@@ -852,3 +852,131 @@ def _clear_throttles(hosts):
     """Every replication throttle removed (every exit path of a rebalance)."""
     reply = _ask(hosts, "kafka.clear_throttles", timeout=120)
     return reply if "error" not in reply else {"error": reply["error"]}
+
+
+class _DiskDriver:
+    """The step engine's view of the brokers' log directories during a disk balance."""
+
+    def __init__(self, opts, model, evacuate_only, throttle_bytes):
+        self.opts = opts
+        self.hosts = [b.minion_id for b in model.serving_brokers]
+        self.broker_of = {b.minion_id: b.broker_id for b in model.serving_brokers}
+        self.evacuate_only = evacuate_only
+        self.throttle_bytes = throttle_bytes
+
+    def observe(self, step, phase):
+        view = _ask(self.hosts, "kafka.gate_view", timeout=60)
+        if "topics" not in view:
+            view = {"error": view.get("error", "no answer")}
+        replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
+        view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
+                             for h in self.hosts}
+        if step.targets:
+            host = step.target
+            reply = saltglue.cmd(self.opts, host, "kafka.disk_plan", kwarg={"evacuate_only": self.evacuate_only},
+                                 timeout=60).get(host)
+            view["disks"] = {host: reply if isinstance(reply, dict) else {"error": str(reply)}}
+        return view
+
+    def act(self, step):
+        host = step.target
+        reply = saltglue.cmd(self.opts, host, "kafka.move_between_log_dirs", arg=[step.params["moves"]],
+                             kwarg={"throttle_bytes": self.throttle_bytes}, timeout=120).get(host)
+        if not isinstance(reply, list):
+            raise RuntimeError(f"moving replicas between the log directories of {host} failed: {reply}")
+        return {"moved": len(reply)}
+
+    def event(self, tag, data):
+        saltglue.fire(self.opts, f"{EVENT_PREFIX}/disks/{tag}", data)
+
+
+def _disk_gate():
+    from kafkasalt.ops.steps import gate
+
+    @gate("disks_settled")
+    def disks_settled(step, view):
+        """No replica is being copied between the broker's directories, none is left in a
+        directory the pillar dropped, and (balancing) its directories are even."""
+        plan = (view.get("disks") or {}).get(step.target) or {}
+        if plan.get("error"):
+            return [f"{step.target}: {plan['error']}"]
+        out = []
+        if plan.get("future"):
+            out.append(f"{step.target}: {len(plan['future'])} replica(s) still copying between directories")
+        if plan.get("left_behind"):
+            out.append(f"{step.target}: {len(plan['left_behind'])} replica(s) left in {', '.join(plan['leaving'])}")
+        if not out and plan.get("moves") and not step.params.get("evacuate_only"):
+            out.append(f"{step.target}: {len(plan['moves'])} move(s) still planned")
+        if plan.get("offline"):
+            out.append(f"{step.target}: offline log directories {plan['offline']}")
+        return out
+
+    return disks_settled
+
+
+def balance_disks(test=False, evacuate_only=False, throttle_bytes=None, timeout=900, tgt="*", tgt_type="glob"):
+    """
+    Balance each broker's replicas over its log directories (JBOD), one broker at a time as
+    gated engine steps: replicas leave directories ``kafka:log_dirs`` no longer lists (the
+    deploy does this with ``evacuate_only`` before the roll that drops them), then counts are
+    evened out over the directories in use (after the roll that adds one). Copies are throttled
+    (``replica.alter.log.dirs.io.max.bytes.per.second``, default ``kafka:rebalance:throttle_bytes``
+    or the NIC-sized rate) and the throttle is removed on every exit.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.balance_disks test=True
+    """
+    from kafkasalt.kafka import roll as kafka_gates
+    from kafkasalt.ops.steps import Plan, Step
+
+    try:
+        model, _ = _load(tgt, tgt_type)
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    hosts = [b.minion_id for b in model.serving_brokers]
+    replies = saltglue.cmd(__opts__, hosts, "kafka.disk_plan", kwarg={"evacuate_only": bool(evacuate_only)},
+                           tgt_type="list", timeout=60)
+    bad = {h: r for h, r in replies.items() if not isinstance(r, dict)} | {h: "no answer" for h in hosts if h not in replies}
+    if bad:
+        return saltglue.fail(__context__, f"cannot read the log directories: {bad}")
+    settled = _disk_gate()
+    plan_steps = []
+    for host in hosts:
+        reply = replies[host]
+        if not reply["moves"]:
+            continue
+        plan_steps.append(Step(action="move-between-dirs", targets=(host,), timeout=timeout,
+                               reason=f"{len(reply['moves'])} replica(s) of broker {reply['broker_id']}: "
+                                      f"{reply['before']} -> {reply['after']}",
+                               before=(kafka_gates.cluster_reachable, kafka_gates.brokers_running,
+                                       kafka_gates.no_offline_partitions),
+                               after=(settled, kafka_gates.no_offline_partitions, kafka_gates.others_running),
+                               params={"moves": reply["moves"], "evacuate_only": bool(evacuate_only)}))
+    if not plan_steps:
+        return {"result": True, "changes": {}, "comment": "every broker's log directories are balanced"}
+    plan = Plan("disk balance", plan_steps)
+    if test:
+        return {"result": None, "changes": {"steps": steps.preview(plan)["described"]},
+                "comment": f"would move replicas between directories on {len(plan_steps)} broker(s)"}
+    throttle_bytes = throttle_bytes or model.rebalance.throttle_bytes
+    if throttle_bytes is None:
+        sizing = saltglue.cmd(__opts__, hosts[0], "kafka.sizing", timeout=60).get(hosts[0])
+        item = sizing.get("replication_throttle_bytes_per_sec") if isinstance(sizing, dict) else None
+        throttle_bytes = item.get("value") if isinstance(item, dict) else None
+    driver = _DiskDriver(__opts__, model, bool(evacuate_only), int(throttle_bytes) if throttle_bytes else None)
+    try:
+        report = steps.run(plan, driver, steps.Timing(gate_timeout=60, step_timeout=timeout, poll_interval=1))
+    except steps.Halted as exc:
+        return saltglue.fail(__context__, f"disk balance halted: {exc}", gates=list(exc.gates),
+                             changes={"throttles": _clear_throttles(hosts)})
+    except BaseException:
+        _clear_throttles(hosts)
+        raise
+    cleared = _clear_throttles(hosts)
+    changes = {host: {"moved": len(replies[host]["moves"]), "before": replies[host]["before"],
+                      "after": replies[host]["after"]} for s in report["steps"] for host in s["targets"]}
+    return {"result": True, "changes": changes, "throttles_cleared": cleared,
+            "comment": f"balanced the log directories of {', '.join(changes)} in {report['seconds']}s"}

@@ -94,20 +94,40 @@ kafka-dynamic-config:
     - require:
       - kafka-cluster-verified
 
+{#- JBOD: replicas leave log directories kafka:log_dirs no longer lists before the roll drops
+    them (no replica is lost or fetched again over the network). #}
+kafka-disks-evacuate:
+  kafka_orchestrate.runner:
+    - name: kafka.balance_disks
+    - evacuate_only: True
+    - plans: True
+    - failhard: True
+    - require:
+      - kafka-dynamic-config
+
 kafka-rolling-restart:
   kafka_orchestrate.runner:
     - name: kafka.rolling_restart
     - plans: True
     - failhard: True
     - require:
-      - kafka-dynamic-config
+      - kafka-disks-evacuate
+
+{#- After the roll: every broker's replicas evened out over the directories it now runs with. #}
+kafka-disks:
+  kafka_orchestrate.runner:
+    - name: kafka.balance_disks
+    - plans: True
+    - failhard: True
+    - require:
+      - kafka-rolling-restart
 
 kafka-content:
   salt.state:
     - tgt: {{ kafka_plan.brokers[0] }}
     - sls: kafka.content
     - require:
-      - kafka-rolling-restart
+      - kafka-disks
 
 {#- The layout kafka:brokers asks for: brokers marked drain are emptied and retired, a broker
     added to the pillar gets its share of partitions (kafka:rebalance:on_scale). #}

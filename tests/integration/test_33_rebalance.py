@@ -76,3 +76,41 @@ def test_rebalance_evens_out_a_skewed_topic_without_losing_a_message(ensure_depl
     bench(f"rebalance of a skewed topic (3 brokers, ~3 MB): {changes['replica_moves']} replica moves in "
           f"{changes['batches']} batches, {changes['seconds']}s, throttle {changes['throttle_bytes']} B/s; "
           f"{audit.summary()}")
+
+
+def _disk_plans(lab):
+    return {host: lab.salt_json(host, "kafka.disk_plan")[host] for host in ("kafka1", "kafka2", "kafka3")}
+
+
+def test_a_new_log_dir_ends_balanced_and_a_dropped_one_is_emptied_before_the_roll(ensure_deployed, orchestrate):
+    lab = ensure_deployed()
+    lab.salt_json("kafka1", "kafka.create_topic", "rebalance-audit", "3", "3", '{"min.insync.replicas": "2"}')
+    current = lab.salt_json("kafka1", "kafka.host_plan")["kafka1"]["log_dirs"]
+    assert len(current) == 1, current
+    two = [current[0], current[0].rstrip("/") + "2"]
+    lab.set_override({"kafka": {"log_dirs": two}})
+    try:
+        with KafkaAudit(lab, "rebalance-audit", client_config(lab)) as audit:
+            added = orchestrate("kafka.deploy")  # rolls every broker onto two dirs, then balances them
+        assert added.succeeded, added.text()[-4000:]
+        audit.assert_clean()
+        balanced = added.steps["kafka-disks"]["changes"]
+        assert sorted(balanced) == ["kafka1", "kafka2", "kafka3"], added.steps["kafka-disks"]
+        for host, plan in _disk_plans(lab).items():
+            counts = [plan["before"][d]["replicas"] for d in two]
+            assert plan["live"] == sorted(two) and plan["moves"] == {} and max(counts) - min(counts) <= 1, (host, plan)
+        added_summary = audit.summary()
+    finally:
+        lab.set_override({})
+    with KafkaAudit(lab, "rebalance-audit", client_config(lab)) as audit:
+        dropped = orchestrate("kafka.deploy")  # empties the second dir first, then rolls back to one
+    assert dropped.succeeded, dropped.text()[-4000:]
+    audit.assert_clean()
+    assert sorted(dropped.steps["kafka-disks-evacuate"]["changes"]) == ["kafka1", "kafka2", "kafka3"]
+    for host, plan in _disk_plans(lab).items():
+        assert plan["live"] == current and plan["left_behind"] == [], (host, plan)
+    assert lab.salt_json("kafka1", "kafka.health")["kafka1"]["verdict"] == "healthy"
+    bench(f"JBOD: second log dir added on 3 brokers in {added.seconds:.1f}s "
+          f"({added.steps['kafka-disks']['duration'] / 1000:.1f}s of moves; {added_summary}); dropped again in "
+          f"{dropped.seconds:.1f}s ({dropped.steps['kafka-disks-evacuate']['duration'] / 1000:.1f}s emptying it "
+          f"before the roll; {audit.summary()})")

@@ -202,6 +202,50 @@ class ReassignmentsMixin:
                 report["topics"][topic] = present
         return report
 
+    # ----------------------------------------------------------------- log directories (JBOD)
+    def log_dirs(self, broker_id):
+        """One broker's log directories: ``{dir: {"error": name or None, "replicas": {(topic,
+        partition): bytes}, "future": {(topic, partition): bytes}}}``; ``future`` replicas are
+        being copied into the directory (a move between directories in flight)."""
+        broker_id = _require_int("broker_id", broker_id, minimum=0)
+        replies = self._call(f"describing the log directories of broker {broker_id}",
+                             lambda client: client.describe_log_dirs(None, [broker_id]))
+        out = {}
+        for reply in replies:
+            for result in reply.get("log_dirs", []):
+                entry = out.setdefault(result["log_dir"], {"error": None, "replicas": {}, "future": {}})
+                if result.get("error_code"):
+                    from kafka import errors
+
+                    entry["error"] = errors.for_code(result["error_code"]).__name__
+                for topic in result.get("topics", []):
+                    for partition in topic.get("partitions", []):
+                        kind = "future" if partition.get("is_future_key") else "replicas"
+                        entry[kind][(topic["name"], partition["partition_index"])] = partition.get("partition_size", 0)
+        return out
+
+    def move_between_log_dirs(self, broker_id, moves, throttle_bytes=None):
+        """Start moving replicas of ``broker_id`` between its directories: ``moves`` maps
+        ``(topic, partition)`` to the target directory. With ``throttle_bytes`` the broker's
+        ``replica.alter.log.dirs.io.max.bytes.per.second`` is set first (cleared by
+        :meth:`clear_throttles`)."""
+        broker_id = _require_int("broker_id", broker_id, minimum=0)
+        if not moves:
+            return []
+        if throttle_bytes is not None:
+            _require_int("throttle_bytes", throttle_bytes, minimum=1)
+            self._alter_configs(f"setting the log-dir move throttle of broker {broker_id}", "BROKER", str(broker_id),
+                                {LOG_DIR_THROTTLED_RATE: ("SET", str(throttle_bytes))}, broker_id)
+        results = self._call(f"moving replicas between the log directories of broker {broker_id}",
+                             lambda client: client.alter_replica_log_dirs(
+                                 {(topic, partition, broker_id): target for (topic, partition), target in moves.items()}))
+        failed = sorted(f"{tpr.topic}-{tpr.partition}: {error.__name__}" for tpr, error in results.items()
+                        if error is not None and error.__name__ != "NoError")
+        if failed:
+            raise KafkaAdminError(f"moving replicas between log directories of broker {broker_id} failed: "
+                                  + ", ".join(failed))
+        return sorted(f"{topic}-{partition}" for topic, partition in moves)
+
     # ----------------------------------------------------------------- leaders
     def elect_preferred_leaders(self, topic_partitions=None):
         """Move leadership back to each partition's preferred (first) replica.
