@@ -626,13 +626,7 @@ class _RebalanceDriver:
         self.throttled = []
 
     def observe(self, step, phase):
-        view = _ask(self.hosts, "kafka.gate_view", timeout=60)
-        if "topics" not in view:
-            view = {"error": view.get("error", "no answer")}
-        replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
-        view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
-                             for h in self.hosts}
-        return view
+        return _cluster_view(self.opts, self.hosts, self.broker_of)
 
     def act(self, step):
         if step.params.get("wait_only"):
@@ -732,13 +726,7 @@ def _run_rebalance(model, drained, max_moves_per_broker=None, throttle_bytes=Non
     start = {**current, **in_flight}
     racks = {b.broker_id: b.rack for b in model.brokers} if all(b.rack for b in model.brokers) else None
     cap = max_moves_per_broker or model.rebalance.max_moves_per_broker
-    throttle_bytes = throttle_bytes or model.rebalance.throttle_bytes
-    if throttle_bytes is None:
-        # The slowest NIC's share (kafka.sizing) of the first broker host.
-        sizing = saltglue.cmd(__opts__, hosts[0], "kafka.sizing", timeout=60).get(hosts[0])
-        item = sizing.get("replication_throttle_bytes_per_sec") if isinstance(sizing, dict) else None
-        throttle_bytes = item.get("value") if isinstance(item, dict) else None
-    throttle_bytes = int(throttle_bytes) if throttle_bytes is not None else None
+    throttle_bytes = _throttle(model, hosts, throttle_bytes)
     try:
         proposal = planner.plan(start, [b.broker_id for b in model.brokers], racks=racks, drain=drained)
         plan = execute.plan_execution(proposal.moves, start, in_flight, cap=int(cap), timeout=timeout)
@@ -848,6 +836,28 @@ def scale(test=False, timeout=900, tgt="*", tgt_type="glob"):
             "comment": "; ".join(notes) or ("rebalanced" if changes else "every broker holds its share: nothing to do")}
 
 
+def _throttle(model, hosts, given=None):
+    """Bytes/s for moves: the argument, else ``kafka:rebalance:throttle_bytes``, else the slowest
+    NIC's share as ``kafka.sizing`` sizes it on the first broker host (None when unknown)."""
+    value = given or model.rebalance.throttle_bytes
+    if value is None:
+        sizing = saltglue.cmd(__opts__, hosts[0], "kafka.sizing", timeout=60).get(hosts[0])
+        item = sizing.get("replication_throttle_bytes_per_sec") if isinstance(sizing, dict) else None
+        value = item.get("value") if isinstance(item, dict) else None
+    return int(value) if value is not None else None
+
+
+def _cluster_view(opts, hosts, broker_of):
+    """``kafka.gate_view`` through a broker host plus each host's own word on its process."""
+    view = _ask(hosts, "kafka.gate_view", timeout=60)
+    if "topics" not in view:
+        view = {"error": view.get("error", "no answer")}
+    replies = saltglue.cmd(opts, hosts, "kafka.process_running", tgt_type="list", timeout=15)
+    view["processes"] = {broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
+                         for h in hosts}
+    return view
+
+
 def _clear_throttles(hosts):
     """Every replication throttle removed (every exit path of a rebalance)."""
     reply = _ask(hosts, "kafka.clear_throttles", timeout=120)
@@ -865,12 +875,7 @@ class _DiskDriver:
         self.throttle_bytes = throttle_bytes
 
     def observe(self, step, phase):
-        view = _ask(self.hosts, "kafka.gate_view", timeout=60)
-        if "topics" not in view:
-            view = {"error": view.get("error", "no answer")}
-        replies = saltglue.cmd(self.opts, self.hosts, "kafka.process_running", tgt_type="list", timeout=15)
-        view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict) else None)
-                             for h in self.hosts}
+        view = _cluster_view(self.opts, self.hosts, self.broker_of)
         if step.targets:
             host = step.target
             reply = saltglue.cmd(self.opts, host, "kafka.disk_plan", kwarg={"evacuate_only": self.evacuate_only},
@@ -961,12 +966,7 @@ def balance_disks(test=False, evacuate_only=False, throttle_bytes=None, timeout=
     if test:
         return {"result": None, "changes": {"steps": steps.preview(plan)["described"]},
                 "comment": f"would move replicas between directories on {len(plan_steps)} broker(s)"}
-    throttle_bytes = throttle_bytes or model.rebalance.throttle_bytes
-    if throttle_bytes is None:
-        sizing = saltglue.cmd(__opts__, hosts[0], "kafka.sizing", timeout=60).get(hosts[0])
-        item = sizing.get("replication_throttle_bytes_per_sec") if isinstance(sizing, dict) else None
-        throttle_bytes = item.get("value") if isinstance(item, dict) else None
-    driver = _DiskDriver(__opts__, model, bool(evacuate_only), int(throttle_bytes) if throttle_bytes else None)
+    driver = _DiskDriver(__opts__, model, bool(evacuate_only), _throttle(model, hosts, throttle_bytes))
     try:
         report = steps.run(plan, driver, steps.Timing(gate_timeout=60, step_timeout=timeout, poll_interval=1))
     except steps.Halted as exc:

@@ -429,27 +429,32 @@ def describe_cert(cert_pem):
     }
 
 
-def bundle_fingerprints(pem_text):
-    """SHA-256 fingerprints of every certificate in a PEM text, in order (``[]`` for text that
-    holds none: a missing or unreadable file holds nothing we trust)."""
+def _readable_certs(pem_text):
+    """The certificates of a PEM text; ``[]`` for a missing or unreadable one (it holds nothing
+    we trust or serve)."""
     if not pem_text:
         return []
     try:
-        certs = _load_certs(pem_text, "pem_text")
+        return _load_certs(pem_text, "pem_text")
     except ValueError:
         return []
-    return [hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest() for cert in certs]
+
+
+def _der_fingerprint(cert):
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def bundle_fingerprints(pem_text):
+    """SHA-256 fingerprints of every certificate in a PEM text, in order."""
+    return [_der_fingerprint(cert) for cert in _readable_certs(pem_text)]
 
 
 def keystore_leaf(keystore_pem, ca_certs_pem=()):
     """What a PEM key store presents: ``{"fingerprint", "issued_by"}`` of its first certificate,
     ``issued_by`` the fingerprint of whichever of ``ca_certs_pem`` signed it (None when none
     did). None for a missing or unreadable key store."""
-    if not keystore_pem:
-        return None
-    try:
-        certs = _load_certs(keystore_pem, "keystore_pem")
-    except ValueError:
+    certs = _readable_certs(keystore_pem)
+    if not certs:
         return None
     leaf = certs[0]
     issuer = None
@@ -457,17 +462,9 @@ def keystore_leaf(keystore_pem, ca_certs_pem=()):
         if ca_pem and _signed_by(leaf, _load_cert(ca_pem, "ca_cert_pem")):
             issuer = fingerprint(ca_pem)
             break
-    return {"fingerprint": hashlib.sha256(leaf.public_bytes(serialization.Encoding.DER)).hexdigest(),
-            "issued_by": issuer}
+    return {"fingerprint": _der_fingerprint(leaf), "issued_by": issuer}
 
 
 def not_after(pem_text):
     """``[(fingerprint, notAfter as Unix seconds)]`` of every certificate in a PEM text."""
-    if not pem_text:
-        return []
-    try:
-        certs = _load_certs(pem_text, "pem_text")
-    except ValueError:
-        return []
-    return [(hashlib.sha256(c.public_bytes(serialization.Encoding.DER)).hexdigest(), int(c.not_valid_after_utc.timestamp()))
-            for c in certs]
+    return [(_der_fingerprint(c), int(c.not_valid_after_utc.timestamp())) for c in _readable_certs(pem_text)]
