@@ -257,6 +257,8 @@ class _RollDriver:
                 view = {"error": view.get("error", "no answer")}
             view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict)
                                                      else None) for h in self.hosts}
+            view["pids"] = {self.broker_of[h]: replies[h].get("pid") for h in self.hosts
+                            if isinstance(replies.get(h), dict)}
             if zookeeper is not None:
                 view["zookeeper"] = zookeeper.result()
         return view
@@ -266,6 +268,8 @@ class _RollDriver:
             result = saltglue.cmd(self.opts, host, "kafka.restart", timeout=gates.MAX_START_TIMEOUT)
             if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
                 raise RuntimeError(f"restart of {host} failed: {result.get(host)}")
+            # The after-gates check that this process stays: one that dies halts the step at once.
+            step.params.setdefault("started_pids", {})[self.broker_of[host]] = result[host].get("pid")
         return {"restarted": list(step.targets)}
 
     def event(self, tag, data):
