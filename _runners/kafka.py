@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "kafka"
 EVENT_PREFIX = "kafkasalt/kafka"
+# Seconds before the runner asks whether a minion's kafka.restart still runs (see _RollDriver.act).
+RESTART_RETURN_TIMEOUT = 60
 
 
 def __virtual__():
@@ -265,7 +267,11 @@ class _RollDriver:
 
     def act(self, step):
         for host in step.targets:
-            result = saltglue.cmd(self.opts, host, "kafka.restart", timeout=gates.MAX_START_TIMEOUT)
+            # Not a deadline: past it Salt asks the minion (saltutil.find_job) and keeps waiting
+            # while the restart still runs, so a long controlled shutdown is waited for. A long
+            # value only hid a dead master: salt-run then waited an hour for a return that could
+            # not come; now the ask fails and the roll halts with that error.
+            result = saltglue.cmd(self.opts, host, "kafka.restart", timeout=RESTART_RETURN_TIMEOUT)
             if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
                 raise RuntimeError(f"restart of {host} failed: {result.get(host)}")
             # The after-gates check that this process stays: one that dies halts the step at once.
