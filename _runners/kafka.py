@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "kafka"
 EVENT_PREFIX = "kafkasalt/kafka"
+# Seconds before the runner asks whether a minion's kafka.restart still runs (see _RollDriver.act).
+RESTART_RETURN_TIMEOUT = 60
 
 
 def __virtual__():
@@ -283,15 +285,23 @@ class _RollDriver:
                 view = {"error": view.get("error", "no answer")}
             view["processes"] = {self.broker_of[h]: (replies[h].get("running") if isinstance(replies.get(h), dict)
                                                      else None) for h in self.hosts}
+            view["pids"] = {self.broker_of[h]: replies[h].get("pid") for h in self.hosts
+                            if isinstance(replies.get(h), dict)}
             if zookeeper is not None:
                 view["zookeeper"] = zookeeper.result()
         return view
 
     def act(self, step):
         for host in step.targets:
-            result = saltglue.cmd(self.opts, host, "kafka.restart", timeout=gates.MAX_START_TIMEOUT)
+            # Not a deadline: past it Salt asks the minion (saltutil.find_job) and keeps waiting
+            # while the restart still runs, so a long controlled shutdown is waited for. A long
+            # value only hid a dead master: salt-run then waited an hour for a return that could
+            # not come; now the ask fails and the roll halts with that error.
+            result = saltglue.cmd(self.opts, host, "kafka.restart", timeout=RESTART_RETURN_TIMEOUT)
             if not isinstance(result.get(host), dict) or not result[host].get("restarted"):
                 raise RuntimeError(f"restart of {host} failed: {result.get(host)}")
+            # The after-gates check that this process stays: one that dies halts the step at once.
+            step.params.setdefault("started_pids", {})[self.broker_of[host]] = result[host].get("pid")
         return {"restarted": list(step.targets)}
 
     def event(self, tag, data):

@@ -6,6 +6,7 @@ connection::
     {"topics": describe_topics() output, "min_isr": {topic: int}, "default_min_isr": int,
      "reassignments": [...], "registered": [broker ids], "controller": id,
      "processes": {broker id: True | False | None},   # optional: the host's own word
+     "pids": {broker id: pid | None},                 # optional: hosts that answered
      "zookeeper": zookeeper_ensemble.health verdict}   # optional, before a step and at the end
 
 The rules are those of :mod:`kafkasalt.ops.gates` (Strimzi's KafkaAvailability rule before a
@@ -89,6 +90,27 @@ def others_running(step, view):
     return [f"broker {b} is down (its process does not run)" for b in _down(view, skip=_ids(step))]
 
 
+@gate("restarted_stays_up", fatal=True)
+def restarted_stays_up(step, view):
+    """A restarted broker still runs the process its restart started: one that died after the
+    restart (or that its supervisor already replaced after a crash) will not pass by waiting,
+    so the step halts at once instead of after its whole timeout."""
+    started = step.params.get("started_pids") or {}  # pid (None: none ran) when the restart returned
+    now = view.get("pids") or {}  # only the hosts that answered
+    out = []
+    for b in _ids(step):
+        if b not in started or b not in now:
+            continue
+        was, running = started[b], now[b]
+        if running is None:
+            # ``was`` is None when the process had already died when the restart returned.
+            process = f"its process (pid {was})" if was else "its process"
+            out.append(f"broker {b} is down: {process} died after the restart")
+        elif was and running != was:
+            out.append(f"broker {b} crashed after the restart: pid {was} was replaced by pid {running}")
+    return out
+
+
 @gate("broker_registered")
 def broker_registered(step, view):
     """The restarted broker is registered again."""
@@ -135,9 +157,12 @@ def zookeeper_members_serving(step, view):
     return [f"ZooKeeper member {member} is down" for member in zk.get("down") or []]
 
 
-BEFORE_RESTART = (cluster_reachable, brokers_running, zookeeper_quorum, no_offline_partitions, min_isr_kept,
-                  no_reassignment)
-AFTER_RESTART = (others_running, broker_registered, brokers_running, no_offline_partitions, no_under_replicated)
+# Every ZooKeeper member must serve before a broker restarts, not only a quorum: the final verdict
+# requires it anyway, and with a member down one more failure takes ZooKeeper (and every
+# broker's registration) away, so the roll stops before the next restart, naming the member.
+BEFORE_RESTART = (cluster_reachable, brokers_running, zookeeper_quorum, zookeeper_members_serving,
+                  no_offline_partitions, min_isr_kept, no_reassignment)
+AFTER_RESTART = (others_running, restarted_stays_up, broker_registered, brokers_running, no_offline_partitions, no_under_replicated)
 FINAL = (every_broker_registered, brokers_running, no_offline_partitions, zookeeper_members_serving)
 
 

@@ -198,12 +198,21 @@ def _poll(driver, gates, step, phase, timeout, timing, clock, sleep):
     last = {}
 
     def settled():
-        last["view"] = driver.observe(step, phase)
+        try:
+            last["view"] = driver.observe(step, phase)
+        except Exception as exc:  # the minions or the master stopped answering: a halt, not a traceback
+            raise _ObserveFailed(phase, exc) from exc
         last["failures"] = failed(gates, step, last["view"])
         return not last["failures"] or any(name in fatal for name, _ in last["failures"])
 
     wait_until(settled, timeout, timing.poll_interval, clock=clock, sleep=sleep)
     return last["view"], last["failures"]
+
+
+class _ObserveFailed(Exception):
+    def __init__(self, phase, exc):
+        super().__init__(f"could not observe the cluster ({phase}): {type(exc).__name__}: {exc}")
+        self.phase = phase
 
 
 def _reasons_text(failures) -> str:
@@ -212,6 +221,22 @@ def _reasons_text(failures) -> str:
 
 
 def run(plan: Plan, driver, timing: Timing | None = None, clock=time.monotonic, sleep=time.sleep) -> dict:
+    """Carry out ``plan`` (see :func:`_run_plan`); a driver that cannot observe (its calls raise,
+    e.g. the Salt master died) halts the change with that error and the steps done so far."""
+    report = {"name": plan.name, "steps": [], "skipped": [], "replans": 0}
+    current = {"label": "the change"}
+    try:
+        return _run_plan(plan, driver, report, current, timing, clock, sleep)
+    except _ObserveFailed as exc:
+        where = current["label"]
+        try:
+            driver.event("halted", {"phase": exc.phase, "reasons": [str(exc)]})
+        except Exception:  # noqa: BLE001 - the event bus may be what died
+            pass
+        raise Halted(f"{where} halted: {exc}", report, where, ("observe",), (str(exc),)) from exc
+
+
+def _run_plan(plan: Plan, driver, report, current, timing, clock, sleep) -> dict:
     """Carry out ``plan`` through ``driver``; returns the report, raises :class:`Halted`.
 
     The report is ``{"name", "steps": [{"step", "action", "targets", "seconds",
@@ -221,7 +246,6 @@ def run(plan: Plan, driver, timing: Timing | None = None, clock=time.monotonic, 
     """
     timing = timing or Timing()
     started_all = clock()
-    report = {"name": plan.name, "steps": [], "skipped": [], "replans": 0}
     queue = list(plan.steps)
     number = 0
     while queue:
@@ -235,9 +259,13 @@ def run(plan: Plan, driver, timing: Timing | None = None, clock=time.monotonic, 
             continue
         number += 1
         label = step.label(number)
+        current["label"] = label
         started = clock()
         if step.done_if:
-            view = driver.observe(step, "before")
+            try:
+                view = driver.observe(step, "before")
+            except Exception as exc:
+                raise _ObserveFailed("before", exc) from exc
             if not failed(step.done_if, step, view):
                 entry = {"step": number, "action": step.kind, "targets": list(step.targets),
                          "reason": "already done: " + ", ".join(g.name for g in step.done_if)}
@@ -282,6 +310,7 @@ def run(plan: Plan, driver, timing: Timing | None = None, clock=time.monotonic, 
             entry.update(record(step, before_view, after_view) or {})
         report["steps"].append(entry)
         driver.event("step/done", entry)
+    current["label"] = "final"
     if plan.final:
         timeout = plan.final_timeout if plan.final_timeout is not None else timing.step_timeout
         final_step = Step("verify", (), "end-of-change verdict")

@@ -142,3 +142,22 @@ def test_gate_reasons_accept_a_string_or_nothing():
     assert g.reasons(None, None) == ["broken"]
     assert steps.Gate("y", lambda step, view: None).reasons(None, None) == []
     assert is_on.description == "" and is_on.name == "is_on"
+
+
+def test_a_driver_that_cannot_observe_halts_with_the_error_and_the_steps_done():
+    clock = Clock()
+
+    class MasterGone(Toy):
+        def observe(self, step, phase):
+            if self.acted:
+                raise ConnectionError("Salt request timed out. The master is not responding.")
+            return super().observe(step, phase)
+
+    driver = MasterGone({"a": "off", "b": "off"})
+    with pytest.raises(steps.Halted) as halted:
+        steps.run(steps.Plan("toy", [_step("a"), _step("b")]), driver, TIMING, clock=clock, sleep=clock.sleep)
+    assert str(halted.value).startswith("step 1 (switch a) halted: could not observe the cluster (after): "
+                                        "ConnectionError: Salt request timed out")
+    assert halted.value.gates == ("observe",)
+    assert halted.value.step == "step 1 (switch a)"
+    assert driver.events[-1] == "halted"

@@ -158,7 +158,8 @@ def test_plan_summary_keeps_the_runner_shape_and_names_the_controller():
     ]
     shown = steps.preview(plan)
     assert shown["steps"][0]["before"] == ["cluster_reachable", "brokers_running", "zookeeper_quorum",
-                                           "no_offline_partitions", "min_isr_kept", "no_reassignment"]
+                                           "zookeeper_members_serving", "no_offline_partitions", "min_isr_kept",
+                                           "no_reassignment"]
     assert shown["final"] == ["every_broker_registered", "brokers_running", "no_offline_partitions",
                               "zookeeper_members_serving"]
     assert shown["described"][1].startswith("2. restart kafka3: ")
@@ -318,3 +319,103 @@ def test_no_broker_restarts_while_zookeeper_has_no_quorum():
     assert "zookeeper_quorum" in halted.value.gates
     assert "ZooKeeper has no quorum: quorum lost" in str(halted.value)
     assert sim.actions == []
+
+
+class WithPids(SimDriver):
+    """Reports process ids as the runner does: the restart's pid goes into the step's params,
+    every observation carries each answering host's current pid."""
+
+    def __init__(self, sim, hosts, **kwargs):
+        super().__init__(sim, hosts, **kwargs)
+        self.pid = {b: 100 + b for b in sim.brokers}
+
+    def act(self, step):
+        done = super().act(step)
+        for host in step.targets:
+            b = self.by_host[host]
+            self.pid[b] += 1000
+            step.params.setdefault("started_pids", {})[b] = self.pid[b]
+        return done
+
+    def observe(self, step, phase):
+        view = super().observe(step, phase)
+        view["pids"] = {b: (self.pid[b] if self.sim.brokers[b]["process"] else None) for b in self.sim.brokers}
+        return view
+
+
+def test_broker_that_dies_in_its_own_after_gate_halts_at_once_not_after_its_timeout():
+    sim = SimKafka(controller=3)
+
+    def kill_self(driver, step, phase):
+        if step.targets == ("kafka1",) and phase == "after" and sim.brokers[1]["process"] \
+                and sim.brokers[1]["back_at"] is not None:
+            sim.kill(1)
+
+    started = sim.t
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), WithPids(sim, HOSTS, on_observe=kill_self))
+    assert "restarted_stays_up" in halted.value.gates
+    assert "broker 1 is down: its process (pid 1101) died after the restart" in str(halted.value)
+    assert "step 1 (restart kafka1) halted" in str(halted.value)
+    assert sim.t - started < TIMING.step_timeout  # fatal: no waiting for a dead process
+    assert [a[1] for a in sim.actions if a[0] == "restart"] == [1]
+
+
+def test_broker_replaced_by_its_supervisor_after_a_crash_halts_naming_the_pids():
+    sim = SimKafka(controller=3)
+    driver = WithPids(sim, HOSTS)
+
+    def crash(d, step, phase):
+        if step.targets == ("kafka1",) and phase == "after" and d.pid[1] == 1101:
+            d.pid[1] = 1102  # autorestarted: running, but not the process the restart started
+
+    driver.on_observe = crash
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), driver)
+    assert "broker 1 crashed after the restart: pid 1101 was replaced by pid 1102" in str(halted.value)
+
+
+def test_a_host_that_does_not_answer_is_not_taken_for_a_dead_restarted_broker():
+    sim = SimKafka(controller=3)
+
+    class Silent(WithPids):
+        def observe(self, step, phase):
+            view = super().observe(step, phase)
+            view["pids"].pop(1)
+            return view
+
+    report, _ = _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), Silent(sim, HOSTS))
+    assert [s["targets"][0] for s in report["steps"]] == ["kafka1", "kafka2", "kafka3"]
+
+
+def test_a_zookeeper_member_stopped_after_a_step_halts_the_next_restart_naming_it():
+    sim = SimKafka(controller=3)
+    zk = {"verdict": "healthy", "quorum_held": True, "down": [], "reasons": []}
+
+    def stop_member(driver, step):
+        if step.targets == ("kafka1",):
+            zk.update(verdict="degraded", down=["zk2"], reasons=["zk2 is down: no status collected"])
+
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), WithZookeeper(sim, HOSTS, zk, on_act=stop_member))
+    assert "zookeeper_members_serving" in halted.value.gates
+    assert "step 2 (restart kafka2) not started: ZooKeeper member zk2 is down" in str(halted.value)
+    assert [a[1] for a in sim.actions if a[0] == "restart"] == [1]  # quorum held, but no further restart
+
+
+def test_broker_already_dead_when_its_restart_returned_halts_at_once_naming_it():
+    sim = SimKafka(controller=3)
+
+    class DeadOnReturn(WithPids):
+        def act(self, step):
+            done = super().act(step)
+            if step.targets == ("kafka1",):
+                step.params["started_pids"][1] = None  # the restart's own pid query found no process
+                sim.kill(1)
+            return done
+
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), DeadOnReturn(sim, HOSTS))
+    assert "broker 1 is down: its process died after the restart" in str(halted.value)
+    assert "restarted_stays_up" in halted.value.gates
+    assert "halted" in str(halted.value) and "did not complete" not in str(halted.value)
