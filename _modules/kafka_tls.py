@@ -52,19 +52,27 @@ def _is_member():
     return _zookeeper_tls() and isinstance(members, dict) and __opts__["id"] in members
 
 
+# Key stores are written by the SLS through salt://kafka/files/rendered.jinja, and Salt appends
+# the template's final newline to what it renders: write them the same way, or the next state
+# run would rewrite every key store this module wrote.
+_TEMPLATE_NEWLINE = "\n"
+
+
 def _files_of_host():
-    """``[(renderer, name, path, mode, owner, group)]`` of the TLS files this host carries."""
+    """``[(renderer, name, path, mode, owner, group, suffix)]`` of the TLS files this host
+    carries; ``suffix`` is what the SLS adds to the rendered text."""
     out = []
     if _is_broker():
         for managed in _kafka_hostplan.CONFIG_FILES:
             if managed.name.startswith("tls/"):
                 out.append(("kafka.render", managed.name, managed.path, int(managed.mode, 8), managed.owner,
-                            managed.group))
+                            managed.group, _TEMPLATE_NEWLINE if managed.secret else ""))
     if _zookeeper_tls():
         for name, path, mode, owner, members_only in _zk_hostplan.TLS_FILES:
             if members_only and not _is_member():
                 continue
-            out.append(("zookeeper_ensemble.render", name, path, mode, owner, owner))
+            out.append(("zookeeper_ensemble.render", name, path, mode, owner, owner,
+                        "" if name == "tls/ca.pem" else _TEMPLATE_NEWLINE))
     return out
 
 
@@ -158,7 +166,8 @@ def apply(phase, reload=True, test=False):
     # Render everything first: a failure changes nothing.
     __context__[_PHASE_KEY] = phase
     try:
-        wanted = [(path, __salt__[renderer](name), mode, owner, group) for renderer, name, path, mode, owner, group in files]
+        wanted = [(path, __salt__[renderer](name) + suffix, mode, owner, group)
+                  for renderer, name, path, mode, owner, group, suffix in files]
     finally:
         __context__.pop(_PHASE_KEY, None)
     changed = []

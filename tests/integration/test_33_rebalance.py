@@ -2,6 +2,7 @@
 throttled while it moves, every throttle gone afterwards, cross-checked with kafka-topics."""
 
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -22,10 +23,22 @@ def _create_skewed_topic(lab):
 
     admin = KafkaAdminClient(**client_config(lab))
     try:
-        if SKEWED not in admin.list_topics():
-            # Six partitions, RF 2, every replica on brokers 1 and 2: broker 3 holds none.
-            admin.create_topics([NewTopic(SKEWED, num_partitions=-1, replication_factor=-1,
-                                          replica_assignments={p: [1 + p % 2, 2 - p % 2] for p in range(6)})])
+        if SKEWED in admin.list_topics():  # an earlier run balanced it: start skewed again
+            admin.delete_topics([SKEWED])
+            deadline = time.monotonic() + 60
+            while SKEWED in admin.list_topics() and time.monotonic() < deadline:
+                time.sleep(1)
+        # Six partitions, RF 2, every replica on brokers 1 and 2: broker 3 holds none.
+        for _ in range(30):  # the deletion may still be settling on a broker
+            try:
+                # RF 2 with min.insync.replicas 1, or no broker could ever restart (the roll's
+                # min_isr_kept gate refuses, rightly, to drop a partition below it).
+                admin.create_topics([NewTopic(SKEWED, num_partitions=-1, replication_factor=-1,
+                                              replica_assignments={p: [1 + p % 2, 2 - p % 2] for p in range(6)},
+                                              topic_configs={"min.insync.replicas": "1"})])
+                break
+            except Exception:  # TopicAlreadyExistsError while the deletion completes
+                time.sleep(1)
     finally:
         admin.close()
     producer = KafkaProducer(acks="all", **client_config(lab))
@@ -71,8 +84,11 @@ def test_rebalance_evens_out_a_skewed_topic_without_losing_a_message(ensure_depl
     topic_configs = lab.salt_json("kafka1", "kafka.topic_configs", SKEWED)["kafka1"]
     assert not [k for k in topic_configs if "throttled" in k], topic_configs
     assert lab.salt_json("kafka1", "kafka.health")["kafka1"]["verdict"] == "healthy"
+    # Balanced: no replica left to move (the audit's consumer group may have created
+    # __consumer_offsets meanwhile, whose preferred leaders the planner may still even out).
     again = json.loads(lab.salt_run("kafka.rebalance", "test=True", "--out=json", check=False).stdout)
-    assert again["result"] is True and again["changes"] == {}, again  # balanced: nothing left to move
+    summary = again.get("summary") or again["changes"].get("summary")
+    assert summary["replica_moves"] == 0, again
     bench(f"rebalance of a skewed topic (3 brokers, ~3 MB): {changes['replica_moves']} replica moves in "
           f"{changes['batches']} batches, {changes['seconds']}s, throttle {changes['throttle_bytes']} B/s; "
           f"{audit.summary()}")
