@@ -70,8 +70,13 @@ def test_rebalance_evens_out_a_skewed_topic_without_losing_a_message(ensure_depl
     audit.assert_clean()
     after = _replicas(lab, SKEWED)
     counts = Counter(b for replicas in after.values() for b in replicas)
-    assert sorted(counts.values()) == [4, 4, 4], after  # 12 replicas over 3 brokers
+    assert counts[3] > 0, after  # the broker that held nothing of it got its part
     assert all(len(set(r)) == 2 for r in after.values())
+    # The planner balances the whole cluster (the day-2 module's topics too), not one topic:
+    # every broker ends within one replica of the others.
+    everything = lab.salt_json("kafka1", "kafka.describe_topics")["kafka1"]
+    totals = Counter(b for info in everything.values() for p in info["partitions"] for b in p["replicas"])
+    assert max(totals.values()) - min(totals.values()) <= 1, totals
     # Kafka's own tool sees the same layout.
     described = lab.salt_json("kafka1", "kafka.cli", "kafka-topics", json.dumps(["--describe", "--topic", SKEWED]))
     text = described["kafka1"]["stdout"] if isinstance(described["kafka1"], dict) else described["kafka1"]
