@@ -100,7 +100,9 @@ def zookeeper(extract_artifact, tmp_path_factory):
     service = JavaService("zookeeper", [home / "bin" / "zkServer.sh", "start-foreground", config],
                           {"ZK_SERVER_HEAP": "256", "ZOO_LOG_DIR": str(work / "logs")}, work / "console.log")
     try:
-        service.wait_until(lambda: four_letter_word(client_port, "ruok") == "imok", "answer to ruok")
+        # "ruok" answers imok as soon as the process runs; "srvr" reports a Mode only once the
+        # server serves requests, which is what the AdminServer's ruok checks.
+        service.wait_until(lambda: "Mode: " in four_letter_word(client_port, "srvr"), "a serving ZooKeeper")
         yield {"home": home, "port": client_port, "admin_port": admin_port, "service": service}
     finally:
         service.stop()
