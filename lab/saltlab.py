@@ -432,9 +432,10 @@ class Lab:
     def stop_host(self, host):
         self.stop_hosts([host])
 
-    def stop_hosts(self, hosts):
+    def stop_hosts(self, hosts, kill=False):
         """Power hosts off together (SIGTERM to everything in them, SIGKILL after 30 s): the
-        brokers' controlled shutdowns overlap instead of adding up."""
+        brokers' controlled shutdowns overlap instead of adding up. ``kill``: SIGKILL at once,
+        for a lab that is thrown away (nothing on it needs a clean shutdown)."""
         pids = []
         for host in hosts:
             pids += self.host_pids(host)
@@ -443,19 +444,21 @@ class Lab:
                 pids.append(minion)
         for pid in pids:
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + (5 if kill else 30)
         while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
             time.sleep(0.2)
         for pid in pids:
             if _pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
-    def down(self, purge=False):
+    def down(self, purge=False, kill=False):
+        """Stop every host and the master; ``purge`` removes the lab's files, ``kill`` stops
+        with SIGKILL at once (a lab that is thrown away)."""
         # Spare hosts a test added (and maybe left running) are found on disk.
-        self.stop_hosts(sorted(set(self.hosts) | set(self._hosts_on_disk())))
+        self.stop_hosts(sorted(set(self.hosts) | set(self._hosts_on_disk())), kill=kill)
         pid = _read_pid(self.master_pidfile)
         if pid:
             self._stop_pid(pid)

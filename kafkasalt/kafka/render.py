@@ -380,7 +380,10 @@ def render_supervisord_program(model, minion_id, install_dir=None, heap_mb=None,
         "autostart=true",
         "autorestart=unexpected",
         "exitcodes=0,143",
-        "startsecs=10",
+        # A start is "successful" after 3 s: a bad config fails well within that; whether the
+        # broker then registers and catches up is what the restart gates poll (as with systemd,
+        # whose start returns at once), so a longer wait only adds to every restart.
+        "startsecs=3",
         "startretries=3",
         "stopsignal=TERM",
         f"stopwaitsecs={STOP_TIMEOUT_SECONDS}",

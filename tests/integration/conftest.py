@@ -73,7 +73,8 @@ def lab():
     bench(f"lab up from scratch: {took:.1f}s")
     yield lab
     if os.environ.get("KAFKASALT_KEEP_LAB") != "1":
-        lab.down()
+        # Thrown away (the next session purges it first): no graceful shutdown to wait for.
+        lab.down(kill=True)
 
 
 @pytest.fixture(scope="session")

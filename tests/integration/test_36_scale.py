@@ -16,6 +16,13 @@ pytestmark = pytest.mark.lab
 
 NEW = {"kafka4": "127.0.0.14"}
 KAFKA4 = {"broker_id": 4, "address": NEW["kafka4"], "rack": "r4"}
+# The lab's partitions are tiny: 20 moves per broker per batch keeps the batching (kafka4 takes
+# ~58 replicas, so 3 batches) without spending ten polling rounds on kilobytes.
+REBALANCE = {"max_moves_per_broker": 20}
+
+
+def _kafka(brokers):
+    return {"kafka": {"brokers": brokers, "rebalance": REBALANCE}}
 
 
 def _counts(lab):
@@ -30,7 +37,7 @@ def scale_lab(lab, ensure_deployed, orchestrate):
     yield lab
     # Whatever happened, leave three brokers: drain kafka4 if it still holds anything, then forget it.
     if _counts(lab).get(4):
-        lab.set_override({"kafka": {"brokers": {"kafka4": dict(KAFKA4, drain=True)}}})
+        lab.set_override(_kafka({"kafka4": dict(KAFKA4, drain=True)}))
         orchestrate("kafka.deploy")
     lab.set_override({})
     lab.remove_hosts(list(NEW))
@@ -40,7 +47,7 @@ def test_a_broker_added_to_pillar_gets_its_share_of_partitions(scale_lab, orches
     lab = scale_lab
     lab.salt_json("kafka1", "kafka.create_topic", "scale-audit", "6", "3", '{"min.insync.replicas": "2"}')
     before = _counts(lab)
-    lab.set_override({"kafka": {"brokers": {"kafka4": KAFKA4}}})
+    lab.set_override(_kafka({"kafka4": KAFKA4}))
     with KafkaAudit(lab, "scale-audit", client_config(lab)) as audit:
         run = orchestrate("kafka.deploy")
     assert run.succeeded, run.text()[-4000:]
@@ -79,7 +86,7 @@ def test_bad_scaling_input_is_refused_with_the_key_and_moves_nothing(scale_lab):
 def test_a_drained_broker_ends_empty_and_retired_with_its_data_kept(scale_lab, orchestrate):
     lab = scale_lab
     log_dirs = lab.salt_json("kafka4", "kafka.host_plan")["kafka4"]["log_dirs"]
-    lab.set_override({"kafka": {"brokers": {"kafka4": dict(KAFKA4, drain=True)}}})
+    lab.set_override(_kafka({"kafka4": dict(KAFKA4, drain=True)}))
     with KafkaAudit(lab, "scale-audit", client_config(lab)) as audit:
         run = orchestrate("kafka.deploy")
     assert run.succeeded, run.text()[-4000:]

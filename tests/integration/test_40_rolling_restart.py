@@ -368,7 +368,7 @@ def test_master_killed_mid_orchestration_and_a_rerun_finishes(roll_lab, orchestr
         if orchestration.poll() is None:
             orchestration.kill()
             orchestration.wait(10)
-    time.sleep(12)  # the broker restart in flight finishes on its minion (stop, then start: startsecs 10)
+    time.sleep(6)  # the broker restart in flight finishes on its minion (stop, then start: startsecs 3)
     bench(f"master killed mid-roll: the orchestration {fate}; broker processes afterwards: {pids(lab)}")
     deadline = time.monotonic() + 30
     while lab.master_running() or _master_ports_busy():
