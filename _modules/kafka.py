@@ -11,6 +11,7 @@ import salt.utils.data
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
+    from kafkasalt.kafka import kraft as _kraft
     from kafkasalt.kafka import model as _broker
     from kafkasalt.kafka import render as _broker_render
     from kafkasalt.kafka import hostplan as _hostplan
@@ -136,6 +137,9 @@ def _model():
 
 
 def _build_model():
+    refusal = _kraft.deploy_refusal(__pillar__.get("kafka"))
+    if refusal is not None:
+        raise CommandExecutionError(str(refusal))
     try:
         return _broker.ClusterModel.from_pillar(
             __pillar__.get("kafka") or {},

@@ -18,6 +18,7 @@ import time
 try:
     from kafkasalt import saltglue
     from kafkasalt.common import data
+    from kafkasalt.kafka import kraft
     from kafkasalt.kafka import model as brokermodel
     from kafkasalt.zookeeper import model as zkmodel
     from kafkasalt.common.errors import PillarError, PillarErrors
@@ -73,6 +74,12 @@ def _load(tgt="*", tgt_type="glob", pillars=None):
     hosts = sorted(set(views) | {m for m in zk_members if isinstance(m, str)})
     grains = __salt__["cache.grains"](tgt=",".join(hosts), tgt_type="list") or {}
     sizing = {m: (grains.get(m) or {}).get("kafka_hardware") for m in hosts}
+    refusal = kraft.deploy_refusal(reference["kafka"])
+    if refusal is not None:
+        # Never a false green: until the KRaft deploy exists every runner refuses, after
+        # reporting what else is wrong with the pillar.
+        load_reporting_all(lambda: brokermodel.ClusterModel.from_pillar(reference["kafka"], sizing_by_minion=sizing),
+                           [refusal])
     zk = zkmodel.EnsembleModel.from_pillar(zk_pillar, sizing_by_minion=sizing)
     model = brokermodel.ClusterModel.from_pillar(reference["kafka"], zookeeper_model=zk, sizing_by_minion=sizing)
     unknown = [b.minion_id for b in model.brokers if b.minion_id not in pillars]

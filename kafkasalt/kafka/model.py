@@ -47,6 +47,9 @@ MANAGED_HEADER = "Managed by Salt (kafkasalt) - local edits are overwritten."
 DEFAULTS = {
     "cluster_name": "kafka",
     "version": "3.9.2",  # the release the lab and the artifacts test
+    "mode": None,  # None -> zookeeper for 3.x; 4.x must say kraft (kafkasalt.kafka.kraft.mode_problem)
+    "controllers": {},  # KRaft voters: minion id -> {node_id, address, port}; see kafkasalt.kafka.kraft
+    "controller_port": 9095,  # the CONTROLLER listener port of a controller that does not set one
     "source": None,
     "source_hash": None,
     "brokers": {},
@@ -96,9 +99,12 @@ MIN_HEAP_MB = 256
 MIN_PORT = 1024  # the broker runs as an unprivileged user
 DEFAULT_RESERVED_BROKER_MAX_ID = 1000  # Kafka's reserved.broker.max.id default
 SUPPORTED_MAJOR = 3  # 3.0-3.9 run with ZooKeeper; Kafka 4 removed it
+KRAFT_MAJOR = 4  # 4.x runs in KRaft mode only
 MAX_SUPPORTED_MINOR = 9
 
 AUTHORIZER_CLASS = "kafka.security.authorizer.AclAuthorizer"
+KRAFT_AUTHORIZER_CLASS = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+LOG4J2_PATH = "/etc/kafka/log4j2.yaml"
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 ZOOKEEPER_DIGEST_LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
 
@@ -393,6 +399,49 @@ class ClusterModel:
     allow_insecure_listeners: bool = False
     allow_min_isr_equal_rf: bool = False
     rebalance: RebalanceSettings = RebalanceSettings()
+    mode: str = "zookeeper"  # or "kraft"
+    controllers: tuple = ()  # of kafkasalt.kafka.kraft.Controller, ordered by node_id (KRaft mode)
+
+    @property
+    def kraft(self):
+        """True for a KRaft-mode cluster."""
+        return self.mode == "kraft"
+
+    def controller(self, minion_id):
+        """The controller run by ``minion_id``; KeyError naming the pillar key if there is none."""
+        for controller in self.controllers:
+            if controller.minion_id == minion_id:
+                return controller
+        raise KeyError(f"minion '{minion_id}' is not a controller of cluster '{self.cluster_name}' "
+                       f"(no kafka:controllers:{minion_id})")
+
+    def roles(self, minion_id):
+        """``process.roles`` of a minion: ``("broker",)``, ``("controller",)`` or both (a
+        combined node); ``()`` when it runs neither. ZooKeeper mode: brokers only."""
+        roles = []
+        if any(b.minion_id == minion_id for b in self.brokers):
+            roles.append("broker")
+        if any(c.minion_id == minion_id for c in self.controllers):
+            roles.append("controller")
+        return tuple(roles)
+
+    def quorum_bootstrap_servers(self):
+        """``controller.quorum.bootstrap.servers``: every voter's CONTROLLER endpoint (KIP-853)."""
+        return ",".join(controller.endpoint for controller in self.controllers)
+
+    @staticmethod
+    def certificate_name(minion_id, roles):
+        """The PKI store name of a node's certificate: ``broker-<minion>`` for a broker (a
+        combined node too: one process, one keystore), ``controller-<minion>`` for a dedicated
+        controller. Its subject is ``CN=<name>``."""
+        return f"broker-{minion_id}" if "broker" in roles else f"controller-{minion_id}"
+
+    @property
+    def node_principals(self):
+        """The TLS principals (``User:CN=<certificate name>``) of every KRaft node: on the
+        CONTROLLER listener brokers and controllers authenticate with their certificates."""
+        minions = sorted({b.minion_id for b in self.brokers} | {c.minion_id for c in self.controllers})
+        return [f"User:CN={self.certificate_name(m, self.roles(m))}" for m in minions]
 
     @property
     def serving_brokers(self):
@@ -457,8 +506,10 @@ class ClusterModel:
 
     @property
     def super_users(self):
-        """Principals in ``super.users``: the admin and the inter-broker user."""
-        return [f"User:{self.super_user.name}", f"User:{self.inter_broker_user.name}"]
+        """Principals in ``super.users``: the admin and the inter-broker user; in KRaft mode also
+        every node's TLS principal (controllers and brokers talk on the CONTROLLER listener)."""
+        users = [f"User:{self.super_user.name}", f"User:{self.inter_broker_user.name}"]
+        return users + self.node_principals if self.kraft else users
 
     @property
     def uses_tls(self):

@@ -22,7 +22,9 @@ from kafkasalt.kafka.model import (_CONTROL_CHARS, _USER_NAME, AUTHORIZER_CLASS,
                                    JAAS_PATH, JAVA_BIN, JMX_EXPORTER_CONFIG_PATH, KEYSTORE_PATH, LOG4J_PATH, LOG_DIR,
                                    MANAGED_HEADER, MIN_HEAP_MB, MIN_PORT, PRLIMIT_BIN, RUN_USER, SCRAM_LOGIN_MODULE,
                                    SERVER_PROPERTIES_PATH, SERVICE_NAME, STATE_DIR, STOP_TIMEOUT_SECONDS,
-                                   TRUSTSTORE_PATH, ZOOKEEPER_DIGEST_LOGIN_MODULE, _host_port)
+                                   TRUSTSTORE_PATH, ZOOKEEPER_DIGEST_LOGIN_MODULE, KRAFT_AUTHORIZER_CLASS, LOG4J2_PATH,
+                                   _host_port)
+from kafkasalt.kafka import kraft
 
 # --- server.properties --------------------------------------------------------------------------
 
@@ -52,6 +54,8 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
     counts come from :mod:`kafkasalt.ops.sizing` (the defaults are Kafka's). Precedence: computed
     values < ``kafka:config`` < ``kafka:brokers:<minion>:config``. Sorted by key.
     """
+    if model.kraft and "broker" not in model.roles(minion_id):
+        return controller_effective_config(model, minion_id, log_dirs=log_dirs)
     broker = model.broker(minion_id)
     directories = _check_log_dirs_argument(log_dirs or model.log_dirs or [DEFAULT_DATA_DIR])
     listeners = model.listeners
@@ -111,8 +115,76 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
         for listener in listeners:
             if listener.protocol == "SASL_SSL":
                 config[f"{listener.config_prefix}ssl.client.auth"] = model.tls_client_auth
+    if model.kraft:
+        _kraft_broker_keys(model, minion_id, broker, config)
     config.update(model.config)
     config.update(broker.config)
+    return {key: _format_value(config[key]) for key in sorted(config)}
+
+
+def _controller_tls(config):
+    """The CONTROLLER listener: TLS with client certificates (kraft.yml's controller_listener)."""
+    listener = kraft.required_table()["controller_listener"]
+    prefix = f"listener.name.{listener['name'].lower()}."
+    config["controller.listener.names"] = listener["name"]
+    config[f"{prefix}ssl.client.auth"] = listener["client_auth"]
+    return listener
+
+
+def _kraft_broker_keys(model, minion_id, broker, config):
+    """Turn a broker's ZooKeeper-mode keys into KRaft ones: ``node.id`` and ``process.roles``
+    for ``broker.id``, the quorum for ``zookeeper.*``, the StandardAuthorizer; a combined node
+    also binds the CONTROLLER listener (not advertised: clients never use it)."""
+    for key in [k for k in config if k.startswith("zookeeper.")] + ["broker.id"]:
+        config.pop(key, None)
+    roles = model.roles(minion_id)
+    config["process.roles"] = ",".join(roles)
+    config["node.id"] = broker.broker_id
+    config["controller.quorum.bootstrap.servers"] = model.quorum_bootstrap_servers()
+    config["authorizer.class.name"] = KRAFT_AUTHORIZER_CLASS
+    listener = _controller_tls(config)
+    config["listener.security.protocol.map"] += f",{listener['name']}:{listener['protocol']}"
+    if "controller" in roles:
+        controller = model.controller(minion_id)
+        config["listeners"] += f",{listener['name']}://{controller.endpoint}"
+
+
+def controller_effective_config(model, minion_id, log_dirs=None):
+    """The ``key -> value`` (strings) of a dedicated KRaft controller's ``server.properties``:
+    ``process.roles=controller``, its ``node.id``, the CONTROLLER listener only (TLS, client
+    certificates required, also advertised for the KIP-853 dynamic quorum), the quorum's
+    bootstrap servers, the StandardAuthorizer with the super users, and the replication
+    defaults (in KRaft the controller applies them to new topics). ``kafka:config`` applies;
+    no ``zookeeper.*`` key. Sorted by key."""
+    controller = model.controller(minion_id)
+    directories = _check_log_dirs_argument(log_dirs or model.log_dirs or [DEFAULT_DATA_DIR])
+    listener_name = kraft.required_table()["controller_listener"]["name"]
+    config = {
+        "process.roles": "controller",
+        "node.id": controller.node_id,
+        "listeners": f"{listener_name}://{controller.endpoint}",
+        "advertised.listeners": f"{listener_name}://{controller.endpoint}",
+        "controller.quorum.bootstrap.servers": model.quorum_bootstrap_servers(),
+        "authorizer.class.name": KRAFT_AUTHORIZER_CLASS,
+        "super.users": ";".join(model.super_users),
+        "allow.everyone.if.no.acl.found": False,
+        "log.dirs": ",".join(directories),
+        "default.replication.factor": model.default_replication_factor,
+        "min.insync.replicas": model.min_insync_replicas,
+        "offsets.topic.replication.factor": model.default_replication_factor,
+        "transaction.state.log.replication.factor": model.default_replication_factor,
+        "transaction.state.log.min.isr": model.min_insync_replicas,
+        "auto.create.topics.enable": False,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": KEYSTORE_PATH,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": TRUSTSTORE_PATH,
+        "ssl.client.auth": "required",
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+    listener = _controller_tls(config)
+    config["listener.security.protocol.map"] = f"{listener['name']}:{listener['protocol']}"
+    config.update(model.config)
     return {key: _format_value(config[key]) for key in sorted(config)}
 
 
@@ -131,11 +203,16 @@ def render_server_properties(model, minion_id, log_dirs=None, num_network_thread
                                      num_io_threads=num_io_threads,
                                      num_recovery_threads_per_data_dir=num_recovery_threads_per_data_dir,
                                      num_replica_fetchers=num_replica_fetchers)
-    broker = model.broker(minion_id)
+    if model.kraft:
+        roles = model.roles(minion_id)
+        node_id = config["node.id"]
+        what = f"KRaft {'+'.join(roles)} node {node_id} ({minion_id}) of cluster '{model.cluster_name}'."
+    else:
+        broker = model.broker(minion_id)
+        what = f"broker {broker.broker_id} ({minion_id}) of cluster '{model.cluster_name}', ZooKeeper mode."
     header = [
         MANAGED_HEADER,
-        f"Kafka {model.version} broker {broker.broker_id} ({minion_id}) of cluster '{model.cluster_name}', "
-        "ZooKeeper mode.",
+        f"Kafka {model.version} {what}",
         f"No secrets here: SASL passwords are in {JAAS_PATH}, the TLS key in {KEYSTORE_PATH}.",
     ]
     return render_properties(config, header)
@@ -170,6 +247,16 @@ def render_jaas(model):
     ``Client``: the DIGEST-MD5 login of the brokers' ZooKeeper user.
     """
     inter_broker = model.inter_broker_user
+    if model.kraft:  # no ZooKeeper client: the KafkaServer login only
+        return "\n".join([
+            f"/* {MANAGED_HEADER} Contains secrets: keep mode 0600, owner {RUN_USER}. */",
+            "KafkaServer {",
+            f"    {SCRAM_LOGIN_MODULE} required",
+            f"    username={jaas_quote(inter_broker.name)}",
+            f"    password={jaas_quote(inter_broker.password.reveal())};",
+            "};",
+            "",
+        ])
     zookeeper_password = model.zookeeper_password()
     return "\n".join([
         f"/* {MANAGED_HEADER} Contains secrets: keep mode 0600, owner {RUN_USER}. */",
@@ -264,9 +351,12 @@ def jvm_env(model, minion_id, heap_mb=None, jmx_agent_path=None, jmx_port=None):
     exporter jar) the agent serves metrics on ``<broker address>:<jmx_port>`` (default
     ``kafka:jmx_exporter:port``) with :data:`JMX_EXPORTER_CONFIG_PATH`.
     """
-    broker = model.broker(minion_id)
+    node = model.controller(minion_id) if model.kraft and "broker" not in model.roles(minion_id) else \
+        model.broker(minion_id)
     heap_mb = _resolve_heap(model, heap_mb)
-    kafka_opts = [f"-Djava.security.auth.login.config={JAAS_PATH}"]
+    # A dedicated controller speaks TLS only: it has no JAAS file.
+    kafka_opts = [] if node is not None and not hasattr(node, "broker_id") else \
+        [f"-Djava.security.auth.login.config={JAAS_PATH}"]
     if jmx_agent_path is not None:
         if not model.jmx_exporter.enabled:
             raise ValueError("jmx_agent_path: the JMX exporter is disabled (kafka:jmx_exporter:enabled)")
@@ -275,12 +365,13 @@ def jvm_env(model, minion_id, heap_mb=None, jmx_agent_path=None, jmx_port=None):
         port = model.jmx_exporter.port if jmx_port is None else jmx_port
         if not is_int(port) or not MIN_PORT <= port <= 65535:
             raise ValueError(f"jmx_port: expected a port number {MIN_PORT}-65535, got {port!r}")
-        kafka_opts.append(f"-javaagent:{jmx_agent_path}={_host_port(broker.address, port)}:{JMX_EXPORTER_CONFIG_PATH}")
+        kafka_opts.append(f"-javaagent:{jmx_agent_path}={_host_port(node.address, port)}:{JMX_EXPORTER_CONFIG_PATH}")
     return {
         "KAFKA_HEAP_OPTS": f"-Xms{heap_mb}m -Xmx{heap_mb}m",
         "KAFKA_JVM_PERFORMANCE_OPTS": JVM_PERFORMANCE_OPTS,
         "KAFKA_GC_LOG_OPTS": GC_LOG_OPTS,
-        "KAFKA_LOG4J_OPTS": f"-Dlog4j.configuration=file:{LOG4J_PATH}",
+        "KAFKA_LOG4J_OPTS": (f"-Dlog4j2.configurationFile={LOG4J2_PATH}" if uses_log4j2(model.version)
+                             else f"-Dlog4j.configuration=file:{LOG4J_PATH}"),
         "KAFKA_OPTS": " ".join(kafka_opts),
         "LOG_DIR": LOG_DIR,
     }
@@ -435,6 +526,44 @@ def render_log4j_properties():
     lines += [f"{name}={value}" for name, value in loggers.items()]
     lines += [f"log4j.additivity.{name}=false" for name in additivity]
     return "\n".join(lines) + "\n"
+
+
+def uses_log4j2(version):
+    """Kafka 4.x logs with Log4j2 (``log4j2.yaml``); 3.x with reload4j (``log4j.properties``)."""
+    minimum = (kraft.table() or {}).get("min_versions", {}).get("log4j2", "4.0.0")
+    return kraft.version_at_least(version, minimum)
+
+
+def render_log4j2_yaml():
+    """``/etc/kafka/log4j2.yaml`` for Kafka 4.x: the files and levels of
+    :func:`render_log4j_properties` (the table is kraft.yml's ``log4j2``), size-capped rolling
+    files under ``${sys:kafka.logs.dir}``."""
+    import yaml
+
+    spec = kraft.required_table()["log4j2"]
+    rolling = []
+    for name, filename in spec["appenders"].items():
+        base = filename.rsplit(".", 1)[0]
+        rolling.append({
+            "name": name,
+            "fileName": f"${{sys:kafka.logs.dir}}/{filename}",
+            "filePattern": f"${{sys:kafka.logs.dir}}/{base}.%i.log",
+            "PatternLayout": {"pattern": spec["pattern"]},
+            "SizeBasedTriggeringPolicy": {"size": spec["max_file_size"]},
+            "DefaultRolloverStrategy": {"max": spec["max_backups"]},
+        })
+    loggers = []
+    for name, logger in spec["loggers"].items():
+        entry = {"name": name, "level": logger["level"]}
+        if logger.get("appender"):
+            entry.update({"additivity": False, "AppenderRef": [{"ref": logger["appender"]}]})
+        loggers.append(entry)
+    document = {"Configuration": {
+        "Appenders": {"RollingFile": rolling},
+        "Loggers": {"Root": {"level": spec["root"]["level"], "AppenderRef": [{"ref": spec["root"]["appender"]}]},
+                    "Logger": loggers},
+    }}
+    return f"# {MANAGED_HEADER}\n" + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
 
 
 # --- metrics ------------------------------------------------------------------------------------

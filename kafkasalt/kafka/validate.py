@@ -2,6 +2,7 @@
 :class:`~kafkasalt.common.validation.Collector`, and :class:`~kafkasalt.kafka.model.ClusterModel`
 is built only when there is none. Passwords never appear in a message."""
 
+import dataclasses
 import difflib
 import ipaddress
 import posixpath
@@ -11,12 +12,12 @@ from collections.abc import Mapping
 from kafkasalt.common.errors import PillarErrors
 from kafkasalt.common.secret import Secret
 from kafkasalt.common.validation import Collector, is_int, type_name
-from kafkasalt.kafka import dynamic_config, topic_configs
+from kafkasalt.kafka import dynamic_config, kraft, kraft_validate, topic_configs
 from kafkasalt.kafka.model import (_CLUSTER_NAME, _CONTROL_CHARS, _MERGED_SECTIONS, _USER_NAME,  # noqa: F401
                                    BROKER_KEYS, CLIENT_AUTH_VALUES, DEFAULT_RESERVED_BROKER_MAX_ID, DEFAULTS,
                                    HASH_ALGORITHMS, INSECURE_PROTOCOLS, LISTENER_KEYS, MAX_SUPPORTED_MINOR,
                                    MAX_MOVES_PER_BROKER, MIN_HEAP_MB, MIN_PORT, SASL_MECHANISMS, SECURITY_PROTOCOLS,
-                                   SUPPORTED_MAJOR, RebalanceSettings,
+                                   SUPPORTED_MAJOR, KRAFT_MAJOR, RebalanceSettings,
                                    TOPIC_KEYS, Broker, ClusterModel, JmxExporter, Listener, ScramUser, Topic,
                                    cluster_name_problem, defaults, dns_names_problems, merge_with_defaults,
                                    parse_version)
@@ -51,10 +52,10 @@ OWNED_KEYS = {
     "ssl.endpoint.identification.algorithm": "always https: certificates carry the broker address",
     "default.replication.factor": "kafka:default_replication_factor",
     "min.insync.replicas": "kafka:min_insync_replicas",
-    "process.roles": "ZooKeeper mode only (KRaft is not managed here)",
-    "node.id": "ZooKeeper mode only (KRaft is not managed here)",
-    "controller.quorum.voters": "ZooKeeper mode only (KRaft is not managed here)",
-    "controller.listener.names": "ZooKeeper mode only (KRaft is not managed here)",
+    "process.roles": "kafka:mode, kafka:brokers and kafka:controllers",
+    "node.id": "kafka:mode, kafka:brokers and kafka:controllers",
+    "controller.quorum.voters": "kafka:mode, kafka:brokers and kafka:controllers",
+    "controller.listener.names": "kafka:mode, kafka:brokers and kafka:controllers",
     "zookeeper.metadata.migration.enable": "ZooKeeper mode only (KRaft migration is not managed here)",
     "zookeeper.clientcnxnsocket": "zookeeper:tls:enabled (Netty for TLS)",
 }
@@ -87,6 +88,15 @@ def _valid_address(address):
     except ValueError:
         # An all-numeric last label was meant as an IPv4 address (10.0.0.256, 10.0.1), not a name.
         return bool(_HOSTNAME.fullmatch(address)) and not address.rstrip(".").rsplit(".", 1)[-1].isdigit()
+
+
+def _address_problem(address):
+    """Why ``address`` cannot be bound and advertised (the broker rule), or None."""
+    if not isinstance(address, str) or not _valid_address(address):
+        return f"expected an IP address or host name, got {address!r}"
+    if _is_wildcard(address):
+        return f"{address} is a wildcard; clients cannot connect to it (use the host's address)"
+    return None
 
 
 def _is_wildcard(address):
@@ -141,12 +151,30 @@ class _Validator(Collector):
         allow_equal = self.flag(pillar, "allow_min_isr_equal_rf")
         cluster_name = self.cluster_name(pillar["cluster_name"])
         version = self.version(pillar["version"])
+        try:
+            version_tuple = parse_version(version) if version else None
+        except ValueError:
+            version_tuple = None
+        mode = kraft_validate.check_mode(self, self.raw, version_tuple)
+        kraft_validate.check_zookeeper_keys(self, self.raw, mode)
+        if mode == kraft.KRAFT:
+            self.zookeeper = None  # a KRaft cluster has no ensemble; its checks do not apply
         source, source_hash = self.source(pillar["source"], pillar["source_hash"], "kafka", required=True)
         config = self.config(pillar["config"], "kafka:config")
+        if mode == kraft.KRAFT:
+            config = kraft_validate.check_config_keys(self, config, "kafka:config", version_tuple)
         listeners = self.listeners(pillar["listeners"], allow_insecure)
         inter_broker = self.inter_broker_listener(pillar["inter_broker_listener"], listeners)
         jmx = self.jmx_exporter(pillar["jmx_exporter"], listeners)
         brokers = self.brokers(pillar["brokers"], listeners, jmx, config)
+        controllers = ()
+        if mode == kraft.KRAFT:
+            brokers = [dataclasses.replace(b, config=kraft_validate.check_config_keys(
+                self, b.config, f"kafka:brokers:{b.minion_id}:config", version_tuple)) for b in brokers]
+            kraft_validate.check_controller_tls(self, listeners)
+            controller_port = kraft_validate.check_controller_port(self, pillar["controller_port"])
+            controllers = kraft_validate.check_controllers(self, pillar["controllers"], brokers, listeners, jmx,
+                                                           controller_port, _address_problem)
         sasl_mechanism = self.choice(pillar["sasl_mechanism"], SASL_MECHANISMS, "kafka:sasl_mechanism")
         client_auth = self.tls(pillar["tls"])
         super_user = self.scram_user(pillar["super_user"], "kafka:super_user")
@@ -162,8 +190,16 @@ class _Validator(Collector):
         if self.zookeeper is not None and self.zookeeper.tls and not any(l.uses_tls for l in listener_objects):
             self.error("zookeeper:tls:enabled", "brokers reach a TLS ensemble with their own TLS keystore, "
                                                 "so at least one kafka:listeners entry must use SSL or SASL_SSL")
-        zookeeper_user = self.zookeeper_user(pillar["zookeeper_user"])
-        chroot = self.chroot(pillar["zookeeper_chroot"], cluster_name)
+        if mode == kraft.KRAFT:
+            zookeeper_user, chroot = None, ""
+            for user, key in ((super_user, "kafka:super_user"), (inter_broker_user, "kafka:inter_broker_user")):
+                if user is not None and '"' in user.password.reveal():
+                    # kafka-storage.sh format --add-scram reads name="...",password="..." without escapes.
+                    self.error(f"{key}:password", "must not contain '\"' in KRaft mode: the password reaches "
+                                                  "kafka-storage.sh format --add-scram as a quoted value")
+        else:
+            zookeeper_user = self.zookeeper_user(pillar["zookeeper_user"])
+            chroot = self.chroot(pillar["zookeeper_chroot"], cluster_name)
         log_dirs = self.log_dirs(pillar["log_dirs"])
         heap_mb = self.heap(pillar["heap_mb"], brokers)
         expected_partitions = self.expected_partitions(pillar["expected_partitions"])
@@ -210,6 +246,8 @@ class _Validator(Collector):
             allow_insecure_listeners=allow_insecure,
             allow_min_isr_equal_rf=allow_equal,
             rebalance=rebalance,
+            mode=mode or kraft.ZOOKEEPER,
+            controllers=controllers,
         )
 
     # scalar checks ---------------------------------------------------------------------------
@@ -268,10 +306,12 @@ class _Validator(Collector):
         except ValueError:
             self.error(key, f"expected MAJOR.MINOR.PATCH like '3.9.1', got {value!r}")
             return None
-        if major >= 4:
-            self.error(key, f"{value}: Kafka 4 is KRaft-only; this formula runs Kafka 3.x with ZooKeeper")
-        elif major != SUPPORTED_MAJOR or minor > MAX_SUPPORTED_MINOR:
-            self.error(key, f"{value}: supported versions are 3.0.x to 3.9.x (Kafka with ZooKeeper)")
+        if major == KRAFT_MAJOR:
+            return value  # KRaft only: kraft_validate.check_mode says what the pillar must state
+        if major != SUPPORTED_MAJOR or minor > MAX_SUPPORTED_MINOR:
+            self.error(key, f"{value}: supported versions are 3.0.x to 3.9.x (ZooKeeper mode; KRaft from 3.9) "
+                            "and 4.x (KRaft)")
+            return None
         return value
 
     def source(self, source, source_hash, prefix, required=False):

@@ -441,6 +441,106 @@ KAFKA_CASES = [
 ]
 
 
+# --- kafka: in KRaft mode ----------------------------------------------------------------------
+
+KRAFT = {
+    **{k: v for k, v in copy.deepcopy(KAFKA).items() if k not in ("version", "source")},
+    "version": "4.3.1",
+    "mode": "kraft",
+    "source": "file:///root/.cache/kafkasalt/artifacts/kafka_2.13-4.3.1.tgz",
+    "controllers": {
+        "ctl1": {"node_id": 101, "address": "127.0.0.21"},
+        "ctl2": {"node_id": 102, "address": "127.0.0.22"},
+        "ctl3": {"node_id": 103, "address": "127.0.0.23", "port": 9096},
+    },
+}
+
+KRAFT_CASES = [
+    ("mode-typo", {"mode": "kraf"}, "kafka:mode"),
+    ("mode-as-list", {"mode": ["kraft"]}, "kafka:mode"),
+    ("mode-as-number", {"mode": 4}, "kafka:mode"),
+    ("mode-yaml-yes", {"mode": True}, "kafka:mode"),
+    ("mode-zookeeper-on-4", {"mode": "zookeeper"}, "kafka:mode"),
+    ("mode-unstated-on-4", {"mode": DELETE}, "kafka:version"),
+    ("kraft-on-3-8", {"version": "3.8.1"}, "kafka:mode"),
+    ("version-5", {"version": "5.0.0"}, "kafka:version"),
+    ("controllers-as-list", {"controllers": ["ctl1", "ctl2", "ctl3"]}, "kafka:controllers"),
+    ("controllers-as-string", {"controllers": "ctl1,ctl2,ctl3"}, "kafka:controllers"),
+    ("controllers-null-means-none", {"controllers": {}}, "kafka:controllers"),
+    ("controllers-number", {"controllers": 3}, "kafka:controllers"),
+    ("controllers-even", {"controllers:ctl4": {"node_id": 104, "address": "127.0.0.24"}}, "kafka:controllers"),
+    ("controllers-too-many", {"controllers": {f"c{i}": {"node_id": 200 + i, "address": f"127.0.1.{i}"}
+                                              for i in range(11)}}, "kafka:controllers"),
+    ("controller-null", {"controllers:ctl1": None}, "kafka:controllers:ctl1"),
+    ("controller-as-list", {"controllers:ctl1": [101, "127.0.0.21"]}, "kafka:controllers:ctl1"),
+    ("controller-as-string", {"controllers:ctl1": "127.0.0.21"}, "kafka:controllers:ctl1"),
+    ("controller-key-typo", {"controllers:ctl1:nodeid": 5}, "kafka:controllers:ctl1:nodeid"),
+    ("node-id-missing", {"controllers:ctl1:node_id": DELETE}, "kafka:controllers:ctl1:node_id"),
+    ("node-id-quoted", {"controllers:ctl1:node_id": "101"}, "kafka:controllers:ctl1:node_id"),
+    ("node-id-negative", {"controllers:ctl1:node_id": -1}, "kafka:controllers:ctl1:node_id"),
+    ("node-id-yaml-yes", {"controllers:ctl1:node_id": True}, "kafka:controllers:ctl1:node_id"),
+    ("node-id-float", {"controllers:ctl1:node_id": 101.0}, "kafka:controllers:ctl1:node_id"),
+    ("node-id-list", {"controllers:ctl1:node_id": [101]}, "kafka:controllers:ctl1:node_id"),
+    ("node-id-duplicate", {"controllers:ctl2:node_id": 101}, "kafka:controllers:ctl2:node_id"),
+    ("node-id-is-a-broker-id", {"controllers:ctl1:node_id": 2}, "kafka:controllers:ctl1:node_id"),
+    ("combined-node-other-id", {"controllers:kafka1": {"node_id": 7}, "controllers:ctl3": DELETE,
+                                "controllers:ctl2": DELETE}, "kafka:controllers:kafka1:node_id"),
+    ("combined-node-other-address", {"controllers": {"kafka1": {"node_id": 1, "address": "127.0.0.99"}}},
+     "kafka:controllers:kafka1:address"),
+    ("controller-address-missing", {"controllers:ctl1:address": DELETE}, "kafka:controllers:ctl1:address"),
+    ("controller-address-empty", {"controllers:ctl1:address": ""}, "kafka:controllers:ctl1:address"),
+    ("controller-address-wildcard", {"controllers:ctl1:address": "0.0.0.0"}, "kafka:controllers:ctl1:address"),
+    ("controller-address-bad-ip", {"controllers:ctl1:address": "10.0.0.256"}, "kafka:controllers:ctl1:address"),
+    ("controller-address-number", {"controllers:ctl1:address": 10}, "kafka:controllers:ctl1:address"),
+    ("controller-address-list", {"controllers:ctl1:address": ["127.0.0.21"]}, "kafka:controllers:ctl1:address"),
+    ("controller-port-quoted", {"controllers:ctl1:port": "9095"}, "kafka:controllers:ctl1:port"),
+    ("controller-port-privileged", {"controllers:ctl1:port": 95}, "kafka:controllers:ctl1:port"),
+    ("controller-port-null", {"controllers:ctl1:port": None}, "kafka:controllers:ctl1:port"),
+    ("controller-port-is-client-listener", {"controllers:ctl1:port": 9093}, "kafka:controllers:ctl1:port"),
+    ("controller-port-is-broker-listener", {"controllers:ctl2:port": 9094}, "kafka:controllers:ctl2:port"),
+    ("controller-port-is-jmx", {"controllers:ctl1:port": 9101}, "kafka:controllers:ctl1:port"),
+    ("controller-endpoint-duplicate", {"controllers:ctl2:address": "127.0.0.21"}, "kafka:controllers:ctl2:port"),
+    ("controller-port-default-clash", {"controller_port": 9094}, "kafka:controllers:ctl1:port"),
+    ("controller-port-default-quoted", {"controller_port": "9095"}, "kafka:controller_port"),
+    ("listener-named-controller", {"listeners:CONTROLLER": {"port": 9097, "protocol": "SASL_SSL"}},
+     "kafka:listeners:CONTROLLER"),
+    ("zookeeper-chroot-in-kraft", {"zookeeper_chroot": "/kafka/lab"}, "kafka:zookeeper_chroot"),
+    ("zookeeper-user-in-kraft", {"zookeeper_user": "kafka"}, "kafka:zookeeper_user"),
+    ("config-zookeeper-key", {"config": {"zookeeper.session.timeout.ms": 6000}},
+     "kafka:config:zookeeper.session.timeout.ms"),
+    ("config-removed-in-4", {"config": {"inter.broker.protocol.version": "3.9"}},
+     "kafka:config:inter.broker.protocol.version"),
+    ("config-log-message-format", {"config": {"log.message.format.version": "2.8"}},
+     "kafka:config:log.message.format.version"),
+    ("config-owned-quorum", {"config": {"controller.quorum.bootstrap.servers": "x:1"}},
+     "kafka:config:controller.quorum.bootstrap.servers"),
+    ("config-owned-process-roles", {"config": {"process.roles": "broker"}}, "kafka:config:process.roles"),
+    ("broker-config-removed-in-4", {"brokers:kafka1:config": {"reserved.broker.max.id": 5000}},
+     "kafka:brokers:kafka1:config:reserved.broker.max.id"),
+    ("super-password-with-quote", {"super_user:password": 'admin"Secret-4'}, "kafka:super_user:password"),
+    ("inter-broker-password-with-quote", {"inter_broker_user:password": 'broker"Secret-5'},
+     "kafka:inter_broker_user:password"),
+]
+
+
+@pytest.mark.parametrize("changes, key", [case[1:] for case in KRAFT_CASES], ids=[case[0] for case in KRAFT_CASES])
+def test_kraft_pillar_mistake_is_refused_with_its_key(changes, key):
+    pillar = mutated(KRAFT, changes)
+    assert key in refused_keys(lambda: kafka_model.ClusterModel.from_pillar(pillar, sizing_by_minion=SIZING))
+
+
+def test_the_kraft_base_pillar_is_valid():
+    cluster = kafka_model.ClusterModel.from_pillar(copy.deepcopy(KRAFT), sizing_by_minion=SIZING)
+    assert cluster.kraft and [c.node_id for c in cluster.controllers] == [101, 102, 103]
+    assert cluster.quorum_bootstrap_servers() == "127.0.0.21:9095,127.0.0.22:9095,127.0.0.23:9096"
+
+
+def test_controllers_in_zookeeper_mode_are_refused(ensemble):
+    pillar = mutated(KAFKA, {"controllers": copy.deepcopy(KRAFT["controllers"])})
+    assert "kafka:controllers" in refused_keys(
+        lambda: kafka_model.ClusterModel.from_pillar(pillar, zookeeper_model=ensemble))
+
+
 @pytest.fixture(scope="module")
 def ensemble():
     return zk_model.EnsembleModel.from_pillar(copy.deepcopy(ZOOKEEPER))
@@ -651,6 +751,37 @@ def test_runner_plan_reports_the_cluster_and_the_hosts_problems_together(salt_ma
     assert "pillar key 'kafka_host:nofile'" in result["Error"] and "(on kafka2, kafka3)" in result["Error"]
 
 
+def _kraft_pillars(changes=None):
+    pillars = {minion: {"kafka": mutated(KRAFT, changes or {}), "kafka_host": copy.deepcopy(KAFKA_HOST)}
+               for minion in ("kafka1", "kafka2", "kafka3", "ctl1", "ctl2", "ctl3")}
+    return pillars
+
+
+@pytest.mark.parametrize("runner_function", ["plan", "rolling_restart", "apply_config", "rebalance", "scale"])
+def test_runners_refuse_kraft_until_the_deploy_exists(salt_master, runner_function):
+    """Never a false green: a valid KRaft pillar is refused by name, not deployed as ZooKeeper mode."""
+    module = salt_master(_runner("kafka"), _kraft_pillars())
+    result = getattr(module, runner_function)(test=True) if runner_function != "plan" else module.plan()
+    assert result["result"] is False, result
+    assert "pillar key 'kafka:mode'" in result["Error"] and "not available yet" in result["Error"], result
+    assert module.__context__["retcode"] == 1
+
+
+def test_the_kraft_refusal_comes_with_every_other_problem(salt_master):
+    result = salt_master(_runner("kafka"), _kraft_pillars({"controllers:ctl1:node_id": 2})).plan()
+    assert "pillar key 'kafka:mode'" in result["Error"]
+    assert "pillar key 'kafka:controllers:ctl1:node_id'" in result["Error"]
+    assert not [p for p in PASSWORDS if p in result["Error"]]
+
+
+def test_a_zookeeper_pillar_is_not_refused_by_the_kraft_guard():
+    from kafkasalt.kafka import kraft
+
+    assert kraft.deploy_refusal(copy.deepcopy(KAFKA)) is None
+    assert kraft.deploy_refusal({**KAFKA, "mode": "zookeeper"}) is None
+    assert kraft.deploy_refusal(copy.deepcopy(KRAFT)).key == "kafka:mode"
+
+
 # --- the kafka_pki ext_pillar -------------------------------------------------------------------
 
 PKI_CASES = [
@@ -708,6 +839,7 @@ def test_the_topic_config_table_is_kafkas_3_9_list():
 
 
 def test_case_count():
-    """Well over a hundred mistakes across every section."""
-    total = len(ZK_CASES) + len(KAFKA_CASES) + len(HOST_CASES) + len(RUNNER_CASES) + len(PKI_CASES)
+    """Well over a hundred mistakes across every section, at least 30 of them KRaft's."""
+    assert len(KRAFT_CASES) >= 30
+    total = len(ZK_CASES) + len(KAFKA_CASES) + len(KRAFT_CASES) + len(HOST_CASES) + len(RUNNER_CASES) + len(PKI_CASES)
     assert total > 200
