@@ -997,3 +997,113 @@ def balance_disks(test=False, evacuate_only=False, throttle_bytes=None, timeout=
                       "after": replies[host]["after"]} for s in report["steps"] for host in s["targets"]}
     return {"result": True, "changes": changes, "throttles_cleared": cleared,
             "comment": f"balanced the log directories of {', '.join(changes)} in {report['seconds']}s"}
+
+
+def _backup_session(tgt, tgt_type):
+    """A :class:`kafkasalt.kafka.backup.ClusterSession` from the master's compiled pillar (the
+    backup's data goes from the cluster to the master's file directly, never through the job
+    cache), and the cluster model."""
+    from kafkasalt.kafka import backup
+
+    pillars = _compiled_pillars(tgt, tgt_type)
+    model, ensemble = _load(tgt, tgt_type, pillars)
+    if ensemble is None:
+        raise backup.BackupError("kafka.backup needs a ZooKeeper-mode cluster (the zookeeper pillar)")
+    pillar = pillars[model.serving_brokers[0].minion_id]
+    private_dir = os.path.join(__opts__["cachedir"], "kafkasalt", "backup-client")
+    return backup.ClusterSession(model, ensemble, pillar.get("kafka_tls"), pillar.get("zookeeper_tls"),
+                                 private_dir), model
+
+
+def backup(path=None, tgt="*", tgt_type="glob"):
+    """
+    Back up the cluster's metadata into one versioned file on the master (mode 0600, written
+    atomically): topics (partitions, replication factor, overrides), SCRAM users as Kafka
+    stores them (salt, keys, iterations; never a password), user and client-id quotas, ACLs,
+    cluster-wide and per-broker dynamic configs (sensitive ones are listed as unrestorable),
+    consumer group offsets. The master connects to the brokers and ZooKeeper itself.
+
+    path
+        The file (default ``<cachedir>/kafkasalt/backups/<cluster>-<UTC time>.json``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.backup
+        salt-run kafka.backup path=/srv/backups/kafka.json
+    """
+    from kafkasalt.kafka import backup as core
+    from kafkasalt.kafka.admin.connection import KafkaAdminError
+    from kafkasalt.zookeeper.client import ZkUnavailable
+
+    started = time.monotonic()
+    try:
+        session, model = _backup_session(tgt, tgt_type)
+        with session:
+            document = core.collect(session.admin, session.zk, session.chroot, kafka_version=model.version)
+        if path is None:
+            stamp = document["taken_at"].replace("-", "").replace(":", "")
+            path = os.path.join(__opts__["cachedir"], "kafkasalt", "backups", f"{model.cluster_name}-{stamp}.json")
+        written = core.write(document, path)
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    except (core.BackupError, KafkaAdminError, ZkUnavailable, OSError) as exc:
+        return saltglue.fail(__context__, f"backup failed: {exc}")
+    counts = {section: len(document[section]) for section in core.SECTIONS}
+    counts["quotas"] = sum(len(v) for v in document["quotas"].values())
+    seconds = round(time.monotonic() - started, 2)
+    return {"result": True, "changes": {"path": written, "counts": counts, "seconds": seconds},
+            "unrestorable": document["unrestorable"],
+            "comment": f"backed up cluster {document['cluster_id']} to {written} in {seconds}s"}
+
+
+def restore(path, test=False, force=False, tgt="*", tgt_type="glob"):
+    """
+    Restore a ``kafka.backup`` file into the pillar's cluster and print the diff: missing topics
+    created (with their overrides), overrides, SCRAM users (the cluster's own super and
+    inter-broker users are kept), quotas, ACLs, dynamic broker configs and the offsets of groups
+    without active members brought to the backup's values. A second restore changes nothing.
+    Partition counts that differ are reported, never changed. A cluster holding topics is
+    refused unless ``force=True``.
+
+    test
+        Print the diff; change nothing.
+    force
+        Merge the backup into a cluster that already holds topics.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run kafka.restore /srv/backups/kafka.json test=True
+        salt-run kafka.restore /srv/backups/kafka.json force=True
+    """
+    from kafkasalt.kafka import backup as core
+    from kafkasalt.kafka.admin.connection import KafkaAdminError
+    from kafkasalt.zookeeper.client import ZkUnavailable
+
+    started = time.monotonic()
+    try:
+        document = core.read(path)
+        session, _ = _backup_session(tgt, tgt_type)
+        with session:
+            result = core.restore(document, session.admin, session.zk, session.chroot,
+                                  keep_users=session.keep_users, force=bool(force), test=bool(test),
+                                  acl=session.znode_acl())
+    except (PillarError, PillarErrors) as exc:
+        return saltglue.fail(__context__, f"invalid pillar: {exc}")
+    except core.RestoreRefused as exc:
+        return saltglue.fail(__context__, str(exc), diff=exc.plan["actions"])
+    except (core.BackupError, KafkaAdminError, ZkUnavailable, ValueError) as exc:
+        return saltglue.fail(__context__, f"restore failed: {exc}")
+    plan = result["plan"]
+    report = {key: plan[key] for key in ("mismatches", "skipped", "unrestorable", "refused") if plan[key]}
+    if not plan["actions"]:
+        return {"result": True, "changes": {}, "comment": "the cluster already matches the backup", **report}
+    seconds = round(time.monotonic() - started, 2)
+    if test:
+        return {"result": None, "changes": {"diff": plan["actions"], "counts": result["counts"]},
+                "comment": f"would apply {len(plan['actions'])} change(s) from {path}", **report}
+    return {"result": True, "changes": {"applied": result["applied"], "counts": result["counts"], "seconds": seconds},
+            "comment": f"restored {len(result['applied'])} change(s) from {path} in {seconds}s", **report}

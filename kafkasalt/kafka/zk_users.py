@@ -85,3 +85,40 @@ def delete_user(client, chroot, username, mechanism=None, dry_run=False):
         client.set(path, scram.user_znode_data({}, config, remove_mechanisms=present))
         _announce(client, chroot, username)
     return True
+
+
+def entity_configs(client, chroot, entity_type="users"):
+    """``{name: config map}`` of every ``<chroot>/config/<entity_type>/<name>`` znode as Kafka
+    stores it (users: SCRAM credentials and quota keys side by side; clients: quota keys).
+    Names are unsanitized; empty configs are left out."""
+    if entity_type not in scram.CONFIG_ENTITY_TYPES:
+        raise ValueError(f"entity_type must be one of {', '.join(scram.CONFIG_ENTITY_TYPES)}, got {entity_type!r}")
+    base = _path(chroot, f"/config/{entity_type}")
+    if not client.exists(base):
+        return {}
+    configs = {}
+    for child in sorted(client.get_children(base)):
+        config = scram.parse_user_znode(client.get(f"{base}/{child}")[0])
+        if config:
+            configs[unquote(child)] = config
+    return configs
+
+
+def write_entity_config(client, chroot, entity_type, name, config, acl=None):
+    """Replace the config map of ``<chroot>/config/<entity_type>/<name>`` with ``config`` (Kafka's
+    JSON, keys sorted) and announce the change to the brokers. The caller merges: keys not in
+    ``config`` are gone afterwards."""
+    if entity_type not in scram.CONFIG_ENTITY_TYPES:
+        raise ValueError(f"entity_type must be one of {', '.join(scram.CONFIG_ENTITY_TYPES)}, got {entity_type!r}")
+    scram.validate_username(name, "name")
+    sanitized = scram.sanitize_entity_name(name)
+    path = _path(chroot, f"/config/{entity_type}/{sanitized}")
+    data = scram.user_znode_data({}, config)
+    if client.exists(path):
+        client.set(path, data)
+    else:
+        client.create(path, data, acl=acl, makepath=True)
+    changes = _path(chroot, "/config/changes")
+    if client.exists(changes):
+        client.create(_path(chroot, scram.CHANGE_NOTIFICATION_PREFIX),
+                      scram.change_notification_data(f"{entity_type}/{sanitized}"), sequence=True)

@@ -11,7 +11,7 @@ concern, each in its own module, over the connection they share:
 :mod:`.topics`         list, describe, create, delete, add partitions
 :mod:`.configs`        topic and broker configs (IncrementalAlterConfigs)
 :mod:`.health`         describe_cluster and the health verdict
-:mod:`.groups`         consumer groups with lag
+:mod:`.groups`         consumer groups: lag, states, committed offsets, offset commits
 :mod:`.scram`          SCRAM users through AlterUserScramCredentials
 :mod:`.acls`           ACL bindings
 :mod:`.reassignments`  partition reassignments, throttles, preferred leaders

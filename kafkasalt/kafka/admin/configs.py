@@ -98,6 +98,29 @@ class ConfigsMixin:
         return {key: entry["value"] for key, entry in sorted(configs.items())
                 if entry["source"] == _SOURCE_DYNAMIC_TOPIC}
 
+    def topics_configs(self, names, batch=500):
+        """The overrides of many topics at once: ``{name: {key: value}}`` (DescribeConfigs in
+        batches of ``batch`` topics). A topic deleted meanwhile is left out."""
+        from kafka.admin import ConfigResource
+
+        names = sorted({_require_topic_name(name, "names") for name in names})
+        client = self.connect()
+        result = {}
+        for start in range(0, len(names), batch):
+            chunk = names[start:start + batch]
+            request = client._describe_configs_request([ConfigResource("TOPIC", name) for name in chunk])
+            response = self._send(f"reading configs of {len(chunk)} topic(s)", request)
+            for item in response.results:
+                if item.error_code == _UNKNOWN_TOPIC_OR_PARTITION:
+                    continue
+                if item.error_code != _NO_ERROR:
+                    raise self._protocol_error(f"reading configs of topic '{item.resource_name}'", item.error_code,
+                                               item.error_message)
+                result[item.resource_name] = {entry.name: entry.value for entry in sorted(item.configs,
+                                                                                          key=lambda e: e.name)
+                                              if entry.config_source == _SOURCE_DYNAMIC_TOPIC}
+        return dict(sorted(result.items()))
+
     def broker_configs(self, broker_id):
         """Dynamic configs of one broker, or (``broker_id`` None/"") the cluster-wide defaults.
 
