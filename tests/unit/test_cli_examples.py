@@ -9,7 +9,7 @@ examples live in the Salt modules only, not in the ``kafkasalt`` core.
 """
 
 import ast
-import threading
+import time
 import re
 import shlex
 from pathlib import Path
@@ -34,23 +34,21 @@ TOOL_KIND = {"salt": "module", "salt-call": "module", "salt-run": "runner"}
 
 
 def _parse(path):
-    """ast.parse in a fresh thread: CPython 3.11 can raise "AST constructor recursion depth
-    mismatch" in a thread whose recursion counter an earlier test left off (seen once at the end
-    of the full suite); a new thread starts with a clean one."""
-    result = {}
+    """``ast.parse``, retried on CPython 3.11's "AST constructor recursion depth mismatch".
 
-    def run():
+    CPython 3.11 keeps the AST-to-object conversion's recursion depth in interpreter state,
+    not per thread (see gh-106905), so a thread left by an earlier test that parses meanwhile
+    (3.11's tracebacks parse source lines for their carets) can make a correct parse raise
+    ``SystemError``. Seen twice at the end of the full suite, also from a fresh thread."""
+    source = path.read_text()
+    for attempt in range(5):
         try:
-            result["tree"] = ast.parse(path.read_text(), filename=str(path))
-        except BaseException as exc:  # re-raised in the caller
-            result["error"] = exc
+            return ast.parse(source, filename=str(path))
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.05)
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if "error" in result:
-        raise result["error"]
-    return result["tree"]
 
 def _module_info(path):
     """``(virtualname, {exposed name: FunctionDef})`` of one loader module, read with ast."""
