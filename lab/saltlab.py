@@ -388,6 +388,26 @@ class Lab:
             raise LabError(f"host {host} is not running")
         return _run(["nsenter", f"--mount=/proc/{minion}/ns/mnt", "--", *cmd], check=check, env=self.env())
 
+    # kill -9, then stop the program while killing whatever supervisord respawned: see kill_program.
+    _KILL_AND_KEEP_DOWN = (
+        'kill -9 "$1"; supervisorctl stop "$2" >/dev/null & stopper=$!; '
+        'while kill -0 "$stopper" 2>/dev/null; do '
+        'p=$(supervisorctl pid "$2"); case "$p" in ""|0|*[!0-9]*) ;; *) kill -9 "$p" 2>/dev/null;; esac; '
+        'sleep 0.1; done; wait "$stopper"; supervisorctl status "$2"')
+
+    def kill_program(self, host, program, pid):
+        """``kill -9`` the ``program``'s process ``pid`` on ``host`` and keep it down: a crashed
+        server that nothing brings back. supervisord restarts an unexpected exit at once and
+        ``supervisorctl stop`` then SIGTERMs the new process; a JVM told to stop while it is
+        still starting can take its whole ``stopwaitsecs`` (300 s for Kafka) to exit, so every
+        respawned process is killed too until the program is stopped."""
+        if not str(pid).isdigit() or str(pid) == "0":
+            raise LabError(f"{host}: {program} is not running (pid {pid!r}): nothing to kill")  # never kill -9 0
+        proc = self.nsenter(host, ["sh", "-c", self._KILL_AND_KEEP_DOWN, "sh", str(pid), program], check=False)
+        if "STOPPED" not in proc.stdout and "EXITED" not in proc.stdout:
+            raise LabError(f"{host}: {program} did not stay down after kill -9: {proc.stdout} {proc.stderr}")
+        return proc
+
     def wait_for_minions(self, timeout=90):
         deadline = time.monotonic() + timeout
         missing = set(self.hosts)

@@ -251,15 +251,35 @@ class KafkaAudit:
         gaps = [b - a for a, b in zip(self.ack_times, self.ack_times[1:])]
         return max(gaps, default=0.0)
 
-    def audit(self, group="audit"):
-        """Read the topic back from the start; returns the acknowledged messages that are missing."""
-        from kafka import KafkaConsumer
+    def audit(self, timeout=120):
+        """Read the topic back from the start up to its end offsets (taken after the producer
+        stopped, so they cover every acknowledged message); returns the acknowledged messages
+        that are missing. Reading to known end offsets ends as soon as the data is read, instead
+        of waiting out an idle timeout after the last record."""
+        from kafka import KafkaConsumer, TopicPartition
 
-        # No committed offsets: every audit reads the whole topic again.
-        consumer = KafkaConsumer(self.topic, group_id=f"{group}-{self.topic}", auto_offset_reset="earliest",
-                                 enable_auto_commit=False, consumer_timeout_ms=20000, **self.config)
-        seen = {int(m.value) for m in consumer}
-        consumer.close()
+        # No group: no committed offsets, so every audit reads the whole topic again.
+        consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, **self.config)
+        try:
+            deadline = time.monotonic() + timeout
+            partitions = None
+            while not partitions:
+                partitions = consumer.partitions_for_topic(self.topic)
+                if not partitions:
+                    assert time.monotonic() < deadline, f"topic {self.topic} has no partitions"
+                    time.sleep(0.5)
+            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            seen = set()
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                assert time.monotonic() < deadline, (
+                    f"audit of {self.topic} did not reach the end offsets {end} within {timeout}s")
+                for records in consumer.poll(timeout_ms=1000).values():
+                    seen.update(int(m.value) for m in records)
+        finally:
+            consumer.close()
         self.lost_messages = sorted(set(self.acked) - seen)
         return self.lost_messages
 
