@@ -168,11 +168,16 @@ def _converge_mode(hosts):
 
 
 def _ask(minions, function, *args, timeout=60):
-    """First good answer of ``function`` among ``minions`` (the admin client runs on a broker host)."""
-    replies = saltglue.cmd(__opts__, minions, function, arg=args, tgt_type="list", timeout=timeout)
+    """First good answer of ``function`` among ``minions`` (the admin client runs on a broker host).
+
+    Every function asked this way is cluster-wide (one answer is the answer), so the hosts are
+    asked one at a time, in order, the next only when one gives no good answer: a change such as
+    a reassignment or a leader election is made once, not by every host at the same moment, and
+    a read costs one admin connection instead of one per broker on hosts that also run the
+    brokers."""
     errors = {}
     for minion in minions:
-        reply = replies.get(minion)
+        reply = saltglue.cmd(__opts__, [minion], function, arg=args, tgt_type="list", timeout=timeout).get(minion)
         if isinstance(reply, dict) and not (isinstance(reply.get("Error"), str) or "error" in reply):
             return reply
         errors[minion] = reply
