@@ -70,8 +70,6 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
         "authorizer.class.name": AUTHORIZER_CLASS,
         "super.users": ";".join(model.super_users),
         "allow.everyone.if.no.acl.found": False,
-        "zookeeper.connect": model.zookeeper_connect(),
-        "zookeeper.set.acl": True,
         "log.dirs": ",".join(directories),
         "default.replication.factor": model.default_replication_factor,
         "min.insync.replicas": model.min_insync_replicas,
@@ -85,6 +83,9 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
         "num.recovery.threads.per.data.dir": _check_thread_count("num_recovery_threads_per_data_dir",
                                                                  num_recovery_threads_per_data_dir),
     }
+    if not model.kraft:  # a KRaft model has no ensemble: model.zookeeper_connect() would raise
+        config["zookeeper.connect"] = model.zookeeper_connect()
+        config["zookeeper.set.acl"] = True
     if num_replica_fetchers is not None:
         config["num.replica.fetchers"] = _check_thread_count("num_replica_fetchers", num_replica_fetchers)
     if broker.rack:
