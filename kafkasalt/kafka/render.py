@@ -123,6 +123,15 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
     return {key: _format_value(config[key]) for key in sorted(config)}
 
 
+_TLS_STORES = {
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.location": KEYSTORE_PATH,
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": TRUSTSTORE_PATH,
+    "ssl.endpoint.identification.algorithm": "https",
+}
+
+
 def _controller_tls(config):
     """The CONTROLLER listener: TLS with client certificates (kraft.yml's controller_listener)."""
     listener = kraft.required_table()["controller_listener"]
@@ -141,10 +150,17 @@ def _kraft_broker_keys(model, minion_id, broker, config):
     roles = model.roles(minion_id)
     config["process.roles"] = ",".join(roles)
     config["node.id"] = broker.broker_id
+    # The CONTROLLER listener is SSL with client certificates whatever kafka:listeners say: a
+    # broker whose own listeners are plaintext still needs its keystore to reach the controllers.
+    for key, value in _TLS_STORES.items():
+        config.setdefault(key, value)
     config["controller.quorum.bootstrap.servers"] = model.quorum_bootstrap_servers()
     config["authorizer.class.name"] = KRAFT_AUTHORIZER_CLASS
     listener = _controller_tls(config)
     config["listener.security.protocol.map"] += f",{listener['name']}:{listener['protocol']}"
+    if "controller" not in roles:
+        # The controllers create topics: 4.x warns that a broker-only node's value is ignored in 5.0.
+        config.pop("default.replication.factor", None)
     if "controller" in roles:
         controller = model.controller(minion_id)
         config["listeners"] += f",{listener['name']}://{controller.endpoint}"
@@ -176,12 +192,8 @@ def controller_effective_config(model, minion_id, log_dirs=None):
         "transaction.state.log.replication.factor": model.default_replication_factor,
         "transaction.state.log.min.isr": model.min_insync_replicas,
         "auto.create.topics.enable": False,
-        "ssl.keystore.type": "PEM",
-        "ssl.keystore.location": KEYSTORE_PATH,
-        "ssl.truststore.type": "PEM",
-        "ssl.truststore.location": TRUSTSTORE_PATH,
+        **_TLS_STORES,
         "ssl.client.auth": "required",
-        "ssl.endpoint.identification.algorithm": "https",
     }
     listener = _controller_tls(config)
     config["listener.security.protocol.map"] = f"{listener['name']}:{listener['protocol']}"
