@@ -419,17 +419,24 @@ def _check_nofile(nofile):
 def render_systemd_unit(model, minion_id, install_dir=None, heap_mb=None, nofile=DEFAULT_NOFILE,
                         jmx_agent_path=None, jmx_port=None, java_bin=JAVA_BIN):
     """Content of ``/etc/systemd/system/kafka.service`` running :func:`command`."""
-    broker = model.broker(minion_id)
+    if model.kraft:  # a dedicated controller is no broker; KRaft has no ZooKeeper to wait for
+        roles = model.roles(minion_id)
+        node = model.controller(minion_id).node_id if "controller" in roles else model.broker(minion_id).broker_id
+        what, after = f"KRaft {'+'.join(roles)} node {node}", "network-online.target"
+        docs = f"https://kafka.apache.org/{''.join(model.version.split('.')[:2])}/documentation.html"
+    else:
+        what, after = f"broker {model.broker(minion_id).broker_id}", "network-online.target zookeeper.service"
+        docs = "https://kafka.apache.org/39/documentation.html"
     argv = command(model, minion_id, install_dir, heap_mb, jmx_agent_path, jmx_port, java_bin)
     env = jvm_env(model, minion_id, heap_mb, jmx_agent_path, jmx_port)
     environment = [f"Environment={systemd_env_quote(key, env[key])}" for key in sorted(env)]
     lines = [
         f"# {MANAGED_HEADER}",
         "[Unit]",
-        f"Description=Apache Kafka {model.version} broker {broker.broker_id} (cluster {model.cluster_name})",
-        "Documentation=https://kafka.apache.org/39/documentation.html",
+        f"Description=Apache Kafka {model.version} {what} (cluster {model.cluster_name})",
+        f"Documentation={docs}",
         "Wants=network-online.target",
-        "After=network-online.target zookeeper.service",
+        f"After={after}",
         "",
         "[Service]",
         "Type=simple",
