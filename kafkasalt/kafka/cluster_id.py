@@ -127,6 +127,11 @@ class KraftIdStore:
             raise ValueError(f"node_id: expected an integer >= 0, got {node_id!r}")
         return self._get(os.path.join(self.directory, "directory_ids", str(node_id)))
 
+    def directory_ids(self, node_ids):
+        """``node_id -> directory id`` of every controller in ``node_ids`` (each kept), the
+        mapping :func:`kafkasalt.kafka.storage.format_arguments` takes."""
+        return {node_id: self.directory_id(node_id) for node_id in node_ids}
+
 
 def store_for(pki_dir, cluster_name):
     """The cluster's id store beside its CA (``<pki_dir>/kafka/<cluster>/kraft``); the name is

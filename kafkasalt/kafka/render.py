@@ -70,8 +70,6 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
         "authorizer.class.name": AUTHORIZER_CLASS,
         "super.users": ";".join(model.super_users),
         "allow.everyone.if.no.acl.found": False,
-        "zookeeper.connect": model.zookeeper_connect(),
-        "zookeeper.set.acl": True,
         "log.dirs": ",".join(directories),
         "default.replication.factor": model.default_replication_factor,
         "min.insync.replicas": model.min_insync_replicas,
@@ -85,6 +83,9 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
         "num.recovery.threads.per.data.dir": _check_thread_count("num_recovery_threads_per_data_dir",
                                                                  num_recovery_threads_per_data_dir),
     }
+    if not model.kraft:  # a KRaft model has no ensemble: model.zookeeper_connect() would raise
+        config["zookeeper.connect"] = model.zookeeper_connect()
+        config["zookeeper.set.acl"] = True
     if num_replica_fetchers is not None:
         config["num.replica.fetchers"] = _check_thread_count("num_replica_fetchers", num_replica_fetchers)
     if broker.rack:
@@ -122,6 +123,15 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
     return {key: _format_value(config[key]) for key in sorted(config)}
 
 
+_TLS_STORES = {
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.location": KEYSTORE_PATH,
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": TRUSTSTORE_PATH,
+    "ssl.endpoint.identification.algorithm": "https",
+}
+
+
 def _controller_tls(config):
     """The CONTROLLER listener: TLS with client certificates (kraft.yml's controller_listener)."""
     listener = kraft.required_table()["controller_listener"]
@@ -140,10 +150,17 @@ def _kraft_broker_keys(model, minion_id, broker, config):
     roles = model.roles(minion_id)
     config["process.roles"] = ",".join(roles)
     config["node.id"] = broker.broker_id
+    # The CONTROLLER listener is SSL with client certificates whatever kafka:listeners say: a
+    # broker whose own listeners are plaintext still needs its keystore to reach the controllers.
+    for key, value in _TLS_STORES.items():
+        config.setdefault(key, value)
     config["controller.quorum.bootstrap.servers"] = model.quorum_bootstrap_servers()
     config["authorizer.class.name"] = KRAFT_AUTHORIZER_CLASS
     listener = _controller_tls(config)
     config["listener.security.protocol.map"] += f",{listener['name']}:{listener['protocol']}"
+    if "controller" not in roles:
+        # The controllers create topics: 4.x warns that a broker-only node's value is ignored in 5.0.
+        config.pop("default.replication.factor", None)
     if "controller" in roles:
         controller = model.controller(minion_id)
         config["listeners"] += f",{listener['name']}://{controller.endpoint}"
@@ -175,12 +192,8 @@ def controller_effective_config(model, minion_id, log_dirs=None):
         "transaction.state.log.replication.factor": model.default_replication_factor,
         "transaction.state.log.min.isr": model.min_insync_replicas,
         "auto.create.topics.enable": False,
-        "ssl.keystore.type": "PEM",
-        "ssl.keystore.location": KEYSTORE_PATH,
-        "ssl.truststore.type": "PEM",
-        "ssl.truststore.location": TRUSTSTORE_PATH,
+        **_TLS_STORES,
         "ssl.client.auth": "required",
-        "ssl.endpoint.identification.algorithm": "https",
     }
     listener = _controller_tls(config)
     config["listener.security.protocol.map"] = f"{listener['name']}:{listener['protocol']}"
@@ -406,17 +419,24 @@ def _check_nofile(nofile):
 def render_systemd_unit(model, minion_id, install_dir=None, heap_mb=None, nofile=DEFAULT_NOFILE,
                         jmx_agent_path=None, jmx_port=None, java_bin=JAVA_BIN):
     """Content of ``/etc/systemd/system/kafka.service`` running :func:`command`."""
-    broker = model.broker(minion_id)
+    if model.kraft:  # a dedicated controller is no broker; KRaft has no ZooKeeper to wait for
+        roles = model.roles(minion_id)
+        node = model.controller(minion_id).node_id if "controller" in roles else model.broker(minion_id).broker_id
+        what, after = f"KRaft {'+'.join(roles)} node {node}", "network-online.target"
+        docs = f"https://kafka.apache.org/{''.join(model.version.split('.')[:2])}/documentation.html"
+    else:
+        what, after = f"broker {model.broker(minion_id).broker_id}", "network-online.target zookeeper.service"
+        docs = "https://kafka.apache.org/39/documentation.html"
     argv = command(model, minion_id, install_dir, heap_mb, jmx_agent_path, jmx_port, java_bin)
     env = jvm_env(model, minion_id, heap_mb, jmx_agent_path, jmx_port)
     environment = [f"Environment={systemd_env_quote(key, env[key])}" for key in sorted(env)]
     lines = [
         f"# {MANAGED_HEADER}",
         "[Unit]",
-        f"Description=Apache Kafka {model.version} broker {broker.broker_id} (cluster {model.cluster_name})",
-        "Documentation=https://kafka.apache.org/39/documentation.html",
+        f"Description=Apache Kafka {model.version} {what} (cluster {model.cluster_name})",
+        f"Documentation={docs}",
         "Wants=network-online.target",
-        "After=network-online.target zookeeper.service",
+        f"After={after}",
         "",
         "[Service]",
         "Type=simple",

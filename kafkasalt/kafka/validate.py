@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from kafkasalt.common.errors import PillarErrors
 from kafkasalt.common.secret import Secret
 from kafkasalt.common.validation import Collector, is_int, type_name
-from kafkasalt.kafka import dynamic_config, kraft, kraft_validate, topic_configs
+from kafkasalt.kafka import dynamic_config, kraft, kraft_validate, storage, topic_configs
 from kafkasalt.kafka.model import (_CLUSTER_NAME, _CONTROL_CHARS, _MERGED_SECTIONS, _USER_NAME,  # noqa: F401
                                    BROKER_KEYS, CLIENT_AUTH_VALUES, DEFAULT_RESERVED_BROKER_MAX_ID, DEFAULTS,
                                    HASH_ALGORITHMS, INSECURE_PROTOCOLS, LISTENER_KEYS, MAX_SUPPORTED_MINOR,
@@ -193,10 +193,11 @@ class _Validator(Collector):
         if mode == kraft.KRAFT:
             zookeeper_user, chroot = None, ""
             for user, key in ((super_user, "kafka:super_user"), (inter_broker_user, "kafka:inter_broker_user")):
-                if user is not None and '"' in user.password.reveal():
-                    # kafka-storage.sh format --add-scram reads name="...",password="..." without escapes.
-                    self.error(f"{key}:password", "must not contain '\"' in KRaft mode: the password reaches "
-                                                  "kafka-storage.sh format --add-scram as a quoted value")
+                problem = storage.scram_password_problem(user.password) if user is not None else None
+                if problem:
+                    # The first controller writes these users into the metadata log from
+                    # kafka-storage.sh format --add-scram, whose parser has no escapes.
+                    self.error(f"{key}:password", f"{problem} (KRaft mode)")
         else:
             zookeeper_user = self.zookeeper_user(pillar["zookeeper_user"])
             chroot = self.chroot(pillar["zookeeper_chroot"], cluster_name)

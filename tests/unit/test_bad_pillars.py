@@ -520,6 +520,10 @@ KRAFT_CASES = [
     ("super-password-with-quote", {"super_user:password": 'admin"Secret-4'}, "kafka:super_user:password"),
     ("inter-broker-password-with-quote", {"inter_broker_user:password": 'broker"Secret-5'},
      "kafka:inter_broker_user:password"),
+    # kafka-storage.sh format --add-scram splits on ',': "a,iterations=5000" would set iterations.
+    ("super-password-with-comma", {"super_user:password": "admin,iterations=5000"}, "kafka:super_user:password"),
+    ("inter-broker-password-with-comma", {"inter_broker_user:password": "broker,Secret-5"},
+     "kafka:inter_broker_user:password"),
 ]
 
 
