@@ -540,6 +540,8 @@ def test_a_broker_config_key_by_key(split):
         "num.network.threads": "3",
         "num.io.threads": "8",
         "num.recovery.threads.per.data.dir": "1",
+        "share.coordinator.state.topic.replication.factor": "3",
+        "share.coordinator.state.topic.min.isr": "2",
         **REPLICATION,
         **TLS_STORES,
     }.items()))
@@ -658,6 +660,12 @@ def test_log4j2_yaml_is_a_configuration_log4j2_reads():
     assert appender_file[target["kafka.authorizer.logger"]] == "kafka-authorizer.log"  # StandardAuthorizer audit
     assert appender_file[target["org.apache.kafka.controller"]] == "controller.log"
     assert by_name["kafka.request.logger"]["level"] == "WARN"
+
+
+def test_a_39_kraft_broker_gets_no_4x_only_keys():
+    config = render.broker_effective_config(build(version="3.9.2", source="file:///x/kafka_2.13-3.9.2.tgz"), "kafka1")
+    assert not [key for key in config if key.startswith("share.coordinator.")]
+    assert config["process.roles"] == "broker" and config["node.id"] == "1"
 
 
 def test_4x_logs_with_log4j2_and_3x_with_reload4j():
