@@ -12,7 +12,9 @@ password). A combined node is formatted as a controller.
 
 The argument list of a controller holds passwords (``--add-scram``): :func:`format_arguments`
 returns a :class:`FormatArguments`, which shows itself redacted (``repr``, ``str``, logging)
-and gives the real argv only through :meth:`FormatArguments.reveal`. Run that without a shell.
+and gives the real argv only through :meth:`FormatArguments.reveal`. Run that without a shell,
+or better through :meth:`FormatArguments.argument_file`, which keeps the passwords out of
+``ps`` (every local user can read a process's command line).
 
 Kafka's ``--add-scram`` parser (``org.apache.kafka.metadata.storage.ScramParser``) splits the
 text between the brackets on every ``,`` and strips one pair of surrounding ``"`` from a value,
@@ -102,6 +104,18 @@ class FormatArguments:
 
     def redacted(self):
         return redacted(self._argv)
+
+    def argument_file(self, path):
+        """Keep the passwords out of the process table: ``(argv, text)`` where ``argv`` is
+        ``[kafka-storage.sh, "@<path>"]`` (nothing secret: safe to log) and ``text`` the other
+        arguments one a line (SECRET: write it to ``path`` 0600 and remove it after the run).
+        kafka-storage.sh reads an ``@file`` argument that way (argparse4j, one argument a line,
+        not split on spaces); the java launcher leaves arguments after the main class alone."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path: expected an absolute path, got {path!r}")
+        if any("\n" in arg or "\r" in arg for arg in self._argv):
+            raise ValueError("an argument holds a line break: it cannot go into an argument file")
+        return [self._argv[0], f"@{path}"], "".join(f"{arg}\n" for arg in self._argv[1:])
 
     @property
     def holds_secrets(self):

@@ -11,7 +11,8 @@ Security is the renderer's own, nothing turned off: the CONTROLLER listener is S
 certificates (the nodes' certificates from :mod:`kafkasalt.security.pki`, CN
 ``controller-ctl1``/``broker-kafka1`` in ``super.users``), the broker's CLIENT and BROKER
 listeners are SASL_SSL with SCRAM-SHA-512, and the users exist only because the controller was
-formatted with ``--add-scram``: the admin tools log in as the super user through them.
+formatted with ``--add-scram`` (through an argument file, as a deploy keeps passwords out of
+``ps``): the admin tools log in as the super user, whose password holds ' ', '#', '=' and ']'.
 
 Ports 19291-19293 (no other test uses them); about 30 s.
 """
@@ -36,7 +37,7 @@ BOOTSTRAP = f"{LOOPBACK}:{CLIENT_PORT}"
 HEAP = "-Xms256m -Xmx256m"
 TOOL_ENV = {"KAFKA_HEAP_OPTS": "-Xmx128m"}
 STARTUP_TIMEOUT_SECONDS = 40
-ADMIN_PASSWORD = "admin=Secret;4]x"  # '=', ';' and ']' must reach the metadata log unchanged
+ADMIN_PASSWORD = "admin=Secret;4] #x"  # '=', ';', ']', ' ' and '#' must reach the metadata log unchanged
 BROKER_PASSWORD = "broker-Secret-5"
 
 
@@ -135,10 +136,18 @@ def test_our_config_and_format_arguments_start_a_secured_kraft_cluster(extract_a
                     "KAFKA_OPTS": relocate(env["KAFKA_OPTS"], node_dir, truststore)},
         }
 
+    def format_node(node):
+        """Through an argument file (0600, removed after), as a deploy keeps passwords out of ps."""
+        path = node["dir"] / "format.args"
+        argv, text = node["format"].argument_file(str(path))
+        write_private(path, text)
+        try:
+            return run(argv, {"LOG_DIR": str(node["dir"] / "tool-logs")})
+        finally:
+            path.unlink()
+
     with ThreadPoolExecutor(2) as pool:
-        formatted = dict(zip(nodes, pool.map(lambda n: run(n["format"].reveal(),
-                                                           {"LOG_DIR": str(n["dir"] / "tool-logs")}),
-                                             nodes.values())))
+        formatted = dict(zip(nodes, pool.map(format_node, nodes.values())))
     for minion, result in formatted.items():
         assert result.returncode == 0, f"{minion}: {nodes[minion]['format']}\n{result.stdout}{result.stderr}"
         assert ADMIN_PASSWORD not in result.stdout + result.stderr

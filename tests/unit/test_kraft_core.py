@@ -346,6 +346,19 @@ def test_the_format_arguments_never_show_a_password(split, caplog):
         pickle.dumps(arguments)
 
 
+def test_an_argument_file_keeps_the_passwords_out_of_the_command_line(split):
+    arguments = storage.format_arguments(split, "ctl1", CLUSTER_ID, DIRECTORY_IDS, CONFIG,
+                                         storage_script="/opt/kafka/bin/kafka-storage.sh")
+    argv, text = arguments.argument_file("/run/kafka/format.args")
+    assert argv == ["/opt/kafka/bin/kafka-storage.sh", "@/run/kafka/format.args"]
+    assert text.splitlines() == arguments.reveal()[1:] and text.endswith("\n")
+    assert ADMIN_PASSWORD in text
+    with pytest.raises(ValueError, match="absolute"):
+        arguments.argument_file("format.args")
+    with pytest.raises(ValueError, match="line break"):
+        storage.FormatArguments(["kafka-storage.sh", "format", "a\nb"]).argument_file("/run/x")
+
+
 def test_redaction_of_every_add_scram_form():
     argv = ["kafka-storage.sh", "format", "--add-scram", "SCRAM-SHA-256=[name=a,password=p1]",
             "-S", "SCRAM-SHA-512=[name=b,password=p2,with]tail]", "--add-scram=SCRAM-SHA-512=[name=c,password=p3]",
