@@ -152,12 +152,13 @@ def test_our_config_and_format_arguments_start_a_secured_kraft_cluster(extract_a
         assert result.returncode == 0, f"{minion}: {nodes[minion]['format']}\n{result.stdout}{result.stderr}"
         assert ADMIN_PASSWORD not in result.stdout + result.stderr
     assert "Formatting dynamic metadata voter directory" in formatted["ctl1"].stdout
+    ids.mark_formatted(101)
     assert formatted["ctl1"].stdout.count("UserScramCredentialRecord(name=") == 2
     assert "--add-scram" not in nodes["kafka1"]["format"].reveal()
     # Kafka's meta.properties is what our plan reads as "this node, formatted": a second run does nothing.
     for node in nodes.values():
         again = storage.plan_format(storage.read_log_dirs([str(node["data"])]), cluster, node["node_id"],
-                                    node["directory_id"])
+                                    node["directory_id"], formatted_before=ids.was_formatted(node["node_id"]))
         assert again.action == "formatted", again.reason
 
     services = {}

@@ -224,6 +224,15 @@ def test_a_crash_before_the_link_leaves_no_id_behind(tmp_path):
     assert (tmp_path / "cluster.id").read_text() == value + "\n"
 
 
+def test_a_formatted_voter_is_recorded_with_its_directory_id(tmp_path):
+    store = cluster_id.KraftIdStore(str(tmp_path))
+    assert not store.was_formatted(101)
+    store.mark_formatted(101)
+    store.mark_formatted(101)  # again after a retried deploy: no change
+    assert store.was_formatted(101) and not store.was_formatted(102)
+    assert (tmp_path / "formatted" / "101").read_text() == store.directory_id(101) + "\n"
+
+
 def test_the_store_lives_beside_the_cluster_ca(tmp_path):
     store = cluster_id.store_for(str(tmp_path), "lab")
     assert store.directory == str(tmp_path / "kafka" / "lab" / "kraft")
@@ -441,6 +450,17 @@ def test_a_lost_metadata_disk_is_not_formatted_as_a_first_time_voter():
     result = plan(EMPTY, dataclasses.replace(FORMATTED, meta_text=meta(directory="MvDxzVmcRsaTz33bUuRU6A")))
     assert result.refused and "metadata log dir /data/a is empty" in result.reason
     assert "add-controller" in result.reason
+
+
+def test_a_wiped_voter_is_not_formatted_again_as_a_first_time_voter():
+    result = storage.plan_format({"/data/a": EMPTY, "/data/b": storage.DirState()}, CLUSTER_ID, 101,
+                                 DIRECTORY_IDS[101], formatted_before=True)
+    assert result.refused and "controller 101 was formatted as a voter before" in result.reason
+    assert "remove-controller" in result.reason
+    again = plan(FORMATTED, node=101)
+    assert again.action == "formatted"
+    assert storage.plan_format({"/data/a": FORMATTED}, CLUSTER_ID, 101, DIRECTORY_IDS[101],
+                               formatted_before=True).action == "formatted"
 
 
 def test_an_unreadable_log_dir_is_refused():
