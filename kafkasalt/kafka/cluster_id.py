@@ -6,6 +6,7 @@ Layout (directory 0700, files 0600), inside the cluster's PKI store directory
 
     <pki_dir>/kafka/<cluster>/kraft/cluster.id
     <pki_dir>/kafka/<cluster>/kraft/directory_ids/<node_id>
+    <pki_dir>/kafka/<cluster>/kraft/formatted/<node_id>   (the directory id a voter was formatted with)
 
 An id is what ``kafka-storage.sh random-uuid`` prints: Kafka's ``Uuid`` (16 random bytes) in
 base64url without padding, 22 characters, never starting with ``-`` (Kafka re-draws those, as
@@ -126,6 +127,21 @@ class KraftIdStore:
         if not is_int(node_id) or node_id < 0:
             raise ValueError(f"node_id: expected an integer >= 0, got {node_id!r}")
         return self._get(os.path.join(self.directory, "directory_ids", str(node_id)))
+
+    def mark_formatted(self, node_id):
+        """Record that controller ``node_id`` was formatted as a voter (after kafka-storage.sh
+        format succeeded), with the directory id it got: from then on empty disks on it mean a
+        wiped voter, never a new one (:func:`kafkasalt.kafka.storage.plan_format`)."""
+        directory_id = self.directory_id(node_id)
+        path = os.path.join(self.directory, "formatted", str(node_id))
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with self._locked():
+            if _read(path) is None:
+                _write_once(path, directory_id)
+
+    def was_formatted(self, node_id):
+        """True once :meth:`mark_formatted` recorded controller ``node_id``."""
+        return os.path.exists(os.path.join(self.directory, "formatted", str(node_id)))
 
     def directory_ids(self, node_ids):
         """``node_id -> directory id`` of every controller in ``node_ids`` (each kept), the

@@ -161,6 +161,11 @@ def _kraft_broker_keys(model, minion_id, broker, config):
     if "controller" not in roles:
         # The controllers create topics: 4.x warns that a broker-only node's value is ignored in 5.0.
         config.pop("default.replication.factor", None)
+    if kraft.version_at_least(model.version, "4.0.0"):
+        # The share-group state topic (KIP-932, 4.x) is created like __consumer_offsets: with the
+        # cluster's replication, not Kafka's 3 / 2, which a smaller cluster cannot place.
+        config["share.coordinator.state.topic.replication.factor"] = model.default_replication_factor
+        config["share.coordinator.state.topic.min.isr"] = model.min_insync_replicas
     if "controller" in roles:
         controller = model.controller(minion_id)
         config["listeners"] += f",{listener['name']}://{controller.endpoint}"

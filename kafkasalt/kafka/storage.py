@@ -12,7 +12,9 @@ password). A combined node is formatted as a controller.
 
 The argument list of a controller holds passwords (``--add-scram``): :func:`format_arguments`
 returns a :class:`FormatArguments`, which shows itself redacted (``repr``, ``str``, logging)
-and gives the real argv only through :meth:`FormatArguments.reveal`. Run that without a shell.
+and gives the real argv only through :meth:`FormatArguments.reveal`. Run that without a shell,
+or better through :meth:`FormatArguments.argument_file`, which keeps the passwords out of
+``ps`` (every local user can read a process's command line).
 
 Kafka's ``--add-scram`` parser (``org.apache.kafka.metadata.storage.ScramParser``) splits the
 text between the brackets on every ``,`` and strips one pair of surrounding ``"`` from a value,
@@ -102,6 +104,18 @@ class FormatArguments:
 
     def redacted(self):
         return redacted(self._argv)
+
+    def argument_file(self, path):
+        """Keep the passwords out of the process table: ``(argv, text)`` where ``argv`` is
+        ``[kafka-storage.sh, "@<path>"]`` (nothing secret: safe to log) and ``text`` the other
+        arguments one a line (SECRET: write it to ``path`` 0600 and remove it after the run).
+        kafka-storage.sh reads an ``@file`` argument that way (argparse4j, one argument a line,
+        not split on spaces); the java launcher leaves arguments after the main class alone."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"path: expected an absolute path, got {path!r}")
+        if any("\n" in arg or "\r" in arg for arg in self._argv):
+            raise ValueError("an argument holds a line break: it cannot go into an argument file")
+        return [self._argv[0], f"@{path}"], "".join(f"{arg}\n" for arg in self._argv[1:])
 
     @property
     def holds_secrets(self):
@@ -245,12 +259,14 @@ def _meta_problem(directory, meta_text, cluster_id, node_id, directory_id):
     return None
 
 
-def plan_format(states, cluster_id, node_id, directory_id=None, metadata_log_dir=None):
+def plan_format(states, cluster_id, node_id, directory_id=None, metadata_log_dir=None, formatted_before=False):
     """The :class:`FormatPlan` for one node (pure: ``states`` comes from :func:`read_log_dirs`).
 
     ``states``: log dir -> :class:`DirState`, in ``log.dirs`` order (the first is the metadata
     log dir unless ``metadata_log_dir`` says otherwise); ``directory_id``: the kept directory id
-    of a controller, checked in its metadata log dir. The rule: a directory that holds anything
+    of a controller, checked in its metadata log dir; ``formatted_before``: the master recorded
+    that this controller was formatted as a voter already
+    (:meth:`~kafkasalt.kafka.cluster_id.KraftIdStore.was_formatted`). The rule: a directory that holds anything
     but a ``meta.properties`` of this cluster and node (partition dirs, a checkpoint, another
     cluster's or a ZooKeeper-mode ``meta.properties``) is never formatted; formatted dirs of
     this node are left as they are.
@@ -280,6 +296,12 @@ def plan_format(states, cluster_id, node_id, directory_id=None, metadata_log_dir
             return FormatPlan("refuse", (f"{directory} holds data ({len(data)} entr{'y' if len(data) == 1 else 'ies'}: "
                                          f"{shown}) but no {META_PROPERTIES}: never format over it"))
         empty.append(directory)
+    if formatted_before and not formatted:
+        return FormatPlan("refuse", (f"controller {node_id} was formatted as a voter before (the master recorded it) "
+                                     f"and its log dirs are empty now: a wiped voter that came back with its old "
+                                     "directory id could vote twice in one epoch; recover it by hand (format with "
+                                     "--no-initial-controllers and a new directory id, then kafka-metadata-quorum.sh "
+                                     "remove-controller and add-controller)"))
     if not empty:
         return FormatPlan("formatted", f"every log dir is formatted already with cluster id {cluster_id} and node id "
                                        f"{node_id}: nothing to do")

@@ -224,6 +224,15 @@ def test_a_crash_before_the_link_leaves_no_id_behind(tmp_path):
     assert (tmp_path / "cluster.id").read_text() == value + "\n"
 
 
+def test_a_formatted_voter_is_recorded_with_its_directory_id(tmp_path):
+    store = cluster_id.KraftIdStore(str(tmp_path))
+    assert not store.was_formatted(101)
+    store.mark_formatted(101)
+    store.mark_formatted(101)  # again after a retried deploy: no change
+    assert store.was_formatted(101) and not store.was_formatted(102)
+    assert (tmp_path / "formatted" / "101").read_text() == store.directory_id(101) + "\n"
+
+
 def test_the_store_lives_beside_the_cluster_ca(tmp_path):
     store = cluster_id.store_for(str(tmp_path), "lab")
     assert store.directory == str(tmp_path / "kafka" / "lab" / "kraft")
@@ -346,6 +355,19 @@ def test_the_format_arguments_never_show_a_password(split, caplog):
         pickle.dumps(arguments)
 
 
+def test_an_argument_file_keeps_the_passwords_out_of_the_command_line(split):
+    arguments = storage.format_arguments(split, "ctl1", CLUSTER_ID, DIRECTORY_IDS, CONFIG,
+                                         storage_script="/opt/kafka/bin/kafka-storage.sh")
+    argv, text = arguments.argument_file("/run/kafka/format.args")
+    assert argv == ["/opt/kafka/bin/kafka-storage.sh", "@/run/kafka/format.args"]
+    assert text.splitlines() == arguments.reveal()[1:] and text.endswith("\n")
+    assert ADMIN_PASSWORD in text
+    with pytest.raises(ValueError, match="absolute"):
+        arguments.argument_file("format.args")
+    with pytest.raises(ValueError, match="line break"):
+        storage.FormatArguments(["kafka-storage.sh", "format", "a\nb"]).argument_file("/run/x")
+
+
 def test_redaction_of_every_add_scram_form():
     argv = ["kafka-storage.sh", "format", "--add-scram", "SCRAM-SHA-256=[name=a,password=p1]",
             "-S", "SCRAM-SHA-512=[name=b,password=p2,with]tail]", "--add-scram=SCRAM-SHA-512=[name=c,password=p3]",
@@ -428,6 +450,17 @@ def test_a_lost_metadata_disk_is_not_formatted_as_a_first_time_voter():
     result = plan(EMPTY, dataclasses.replace(FORMATTED, meta_text=meta(directory="MvDxzVmcRsaTz33bUuRU6A")))
     assert result.refused and "metadata log dir /data/a is empty" in result.reason
     assert "add-controller" in result.reason
+
+
+def test_a_wiped_voter_is_not_formatted_again_as_a_first_time_voter():
+    result = storage.plan_format({"/data/a": EMPTY, "/data/b": storage.DirState()}, CLUSTER_ID, 101,
+                                 DIRECTORY_IDS[101], formatted_before=True)
+    assert result.refused and "controller 101 was formatted as a voter before" in result.reason
+    assert "remove-controller" in result.reason
+    again = plan(FORMATTED, node=101)
+    assert again.action == "formatted"
+    assert storage.plan_format({"/data/a": FORMATTED}, CLUSTER_ID, 101, DIRECTORY_IDS[101],
+                               formatted_before=True).action == "formatted"
 
 
 def test_an_unreadable_log_dir_is_refused():
@@ -540,6 +573,8 @@ def test_a_broker_config_key_by_key(split):
         "num.network.threads": "3",
         "num.io.threads": "8",
         "num.recovery.threads.per.data.dir": "1",
+        "share.coordinator.state.topic.replication.factor": "3",
+        "share.coordinator.state.topic.min.isr": "2",
         **REPLICATION,
         **TLS_STORES,
     }.items()))
@@ -658,6 +693,12 @@ def test_log4j2_yaml_is_a_configuration_log4j2_reads():
     assert appender_file[target["kafka.authorizer.logger"]] == "kafka-authorizer.log"  # StandardAuthorizer audit
     assert appender_file[target["org.apache.kafka.controller"]] == "controller.log"
     assert by_name["kafka.request.logger"]["level"] == "WARN"
+
+
+def test_a_39_kraft_broker_gets_no_4x_only_keys():
+    config = render.broker_effective_config(build(version="3.9.2", source="file:///x/kafka_2.13-3.9.2.tgz"), "kafka1")
+    assert not [key for key in config if key.startswith("share.coordinator.")]
+    assert config["process.roles"] == "broker" and config["node.id"] == "1"
 
 
 def test_4x_logs_with_log4j2_and_3x_with_reload4j():
