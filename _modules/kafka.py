@@ -17,6 +17,7 @@ try:
     from kafkasalt.kafka import hostplan as _hostplan
     from kafkasalt.common import cache as _cache
     from kafkasalt.common import files as _files
+    from kafkasalt.common import quoting as _quoting
     from kafkasalt.ops import hardware as _hardware
     from kafkasalt.ops import host as _host
     from kafkasalt.ops import service as _service
@@ -1131,17 +1132,9 @@ ROLL_ONLY_KEYS = ("listeners", "advertised.listeners", "listener.security.protoc
 def _read_properties(path):
     try:
         with open(path) as fh:
-            lines = fh.read().splitlines()
+            return _quoting.parse_properties(fh.read())
     except FileNotFoundError:
         return None
-    props = {}
-    for line in lines:
-        line = line.strip()
-        if not line or line[0] in "#!" or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        props[key.strip()] = value.strip()
-    return props
 
 
 def _write_properties(path, props):

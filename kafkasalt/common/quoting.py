@@ -1,7 +1,9 @@
 """Quoting and escaping for the files the formula writes, one function per syntax: JAAS option
 values, ``java.util.Properties`` keys and values, Java ``@argfile`` arguments, systemd
 ``ExecStart=``/``Environment=`` words and supervisord values. The ZooKeeper and the Kafka
-renderers both use these, so each syntax has one rule."""
+renderers both use these, so each syntax has one rule. :func:`parse_properties` is the one
+reader of the ``key=value`` files the formula and Kafka write back (``server.properties``,
+``meta.properties``)."""
 
 import re
 import shlex
@@ -60,6 +62,22 @@ def properties_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).replace("\\", "\\\\")
+
+
+def parse_properties(text):
+    """``key -> value`` of a ``java.util.Properties`` file as the formula and Kafka write them:
+    one ``key=value`` per line (``key:value`` when the line has no ``=``), ``#`` and ``!``
+    comments and blank lines skipped, no escapes undone."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            key, _, value = line.partition(":")
+        values[key.strip()] = value.strip()
+    return values
 
 
 def escape_properties(text, is_key):

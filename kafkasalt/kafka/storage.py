@@ -27,6 +27,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from kafkasalt.common.quoting import parse_properties
 from kafkasalt.common.secret import Secret
 from kafkasalt.kafka.cluster_id import id_problem
 
@@ -226,23 +227,9 @@ class FormatPlan:
         return self.action == "refuse"
 
 
-def parse_meta_properties(text):
-    """``meta.properties`` (Java properties as Kafka writes them) as ``key -> value``."""
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#!":
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            key, _, value = line.partition(":")
-        values[key.strip()] = value.strip()
-    return values
-
-
 def _meta_problem(directory, meta_text, cluster_id, node_id, directory_id):
     """Why an existing ``meta.properties`` is not this node's, or None when it is."""
-    meta = parse_meta_properties(meta_text)
+    meta = parse_properties(meta_text)
     where = f"{directory}/{META_PROPERTIES}"
     if meta.get("version") != "1":
         return (f"{where} is version {meta.get('version')!r}, not a KRaft (version 1) one: this directory belongs to a "

@@ -19,6 +19,7 @@ import stat
 import pytest
 import yaml
 
+from kafkasalt.common import quoting
 from kafkasalt.common.errors import PillarError
 from kafkasalt.kafka import cluster_id, render, storage
 from kafkasalt.kafka import model as kafka_model
@@ -499,7 +500,7 @@ def test_read_log_dirs_sees_what_kafka_left(tmp_path):
 
 
 def test_meta_properties_is_read_as_java_properties():
-    assert storage.parse_meta_properties("#c\n! also\n\n node.id = 3\ncluster.id:abc\nversion=1\n") == {
+    assert quoting.parse_properties("#c\n! also\n\n node.id = 3\ncluster.id:abc\nversion=1\n") == {
         "node.id": "3", "cluster.id": "abc", "version": "1"}
 
 
