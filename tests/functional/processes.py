@@ -3,6 +3,7 @@ log file, stopped as a group (SIGTERM, then SIGKILL if it lingers)."""
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,6 +11,16 @@ from pathlib import Path
 import pytest
 
 STOP_TIMEOUT_SECONDS = 30
+LOOPBACK = "127.0.0.1"
+
+
+def port_open(port, host=LOOPBACK):
+    """True once something accepts TCP connections on ``host:port`` (the loopback by default)."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 class Service:

@@ -29,7 +29,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from lab import artifacts, kafka_release
-from tests.functional.processes import Service
+from tests.functional.processes import Service, port_open
 
 LOOPBACK = "127.0.0.1"
 SMALL_HEAP = "-Xmx256m"
@@ -57,13 +57,6 @@ def four_letter_word(port, word):
         return ""
 
 
-def port_open(port):
-    """True once something accepts TCP connections on the loopback port."""
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def http_get(url):

@@ -18,7 +18,6 @@ Ports 19291-19293 (no other test uses them); about 30 s.
 """
 
 import os
-import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from kafkasalt.kafka import cluster_id, render, storage
 from kafkasalt.kafka import model as kafka_model
 from kafkasalt.security import pki
 from lab import artifacts
-from tests.functional.processes import Service
+from tests.functional.processes import Service, port_open
 
 LOOPBACK = "127.0.0.1"
 CONTROLLER_PORT, CLIENT_PORT, BROKER_PORT = 19291, 19292, 19293
@@ -63,12 +62,6 @@ def pillar(manifest):
     }
 
 
-def port_open(port):
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def run(argv, env=None, timeout=60):

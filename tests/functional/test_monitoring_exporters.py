@@ -36,7 +36,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from kafkasalt import monitoring
-from tests.functional.processes import Service as _Service
+from tests.functional.processes import Service as _Service, port_open
 from tests.monitoring_support import JmxExporterRules, load_mbeans
 
 LOOPBACK = "127.0.0.1"
@@ -65,12 +65,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def port_open(port):
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def http_get(url, timeout=60):
