@@ -118,7 +118,8 @@ def _build_recommendations():
     """Sizing for this host with the pillar's explicit choices applied (null keeps the computed value)."""
     kafka = __pillar__.get("kafka") or {}
     overrides = _host_settings().sizing_overrides()
-    overrides["log.dirs"] = kafka.get("log_dirs")
+    mine = ((kafka.get("brokers") or {}).get(__opts__["id"]) or {})
+    overrides["log.dirs"] = (mine.get("log_dirs") if isinstance(mine, dict) else None) or kafka.get("log_dirs")
     try:
         return _sizing.recommend(_hardware_facts(), expected_partitions=_pillar_expected_partitions(),
                                  role=_role(), overrides=overrides)

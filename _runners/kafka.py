@@ -944,7 +944,8 @@ def _disk_gate():
 def balance_disks(test=False, evacuate_only=False, throttle_bytes=None, timeout=900, tgt="*", tgt_type="glob"):
     """
     Balance each broker's replicas over its log directories (JBOD), one broker at a time as
-    gated engine steps: replicas leave directories ``kafka:log_dirs`` no longer lists (the
+    gated engine steps: replicas leave directories the broker's log dirs no longer list
+    (``kafka:brokers:<minion>:log_dirs``, else ``kafka:log_dirs``; the
     deploy does this with ``evacuate_only`` before the roll that drops them), then counts are
     evened out over the directories in use (after the roll that adds one). Copies are throttled
     (``replica.alter.log.dirs.io.max.bytes.per.second``, default ``kafka:rebalance:throttle_bytes``

@@ -80,7 +80,7 @@ class BrokerHostPlan:
         self._tls = tls
         rec = recommendations
         self.heap_mb = model.heap_mb or rec["broker_heap_mb"]["value"]
-        self.log_dirs = list(model.log_dirs or rec["log.dirs"]["value"])
+        self.log_dirs = list(self.broker.log_dirs or model.log_dirs or rec["log.dirs"]["value"])
         self.num_network_threads = rec["num.network.threads"]["value"]
         self.num_io_threads = rec["num.io.threads"]["value"]
         self.num_recovery_threads_per_data_dir = rec["num.recovery.threads.per.data.dir"]["value"]

@@ -83,7 +83,7 @@ DEFAULTS = {
 }
 _MERGED_SECTIONS = ("tls", "super_user", "inter_broker_user", "jmx_exporter", "rebalance")
 
-BROKER_KEYS = ("broker_id", "address", "rack", "dns_names", "config", "drain")
+BROKER_KEYS = ("broker_id", "address", "rack", "dns_names", "config", "drain", "log_dirs")
 MAX_MOVES_PER_BROKER = 100
 LISTENER_KEYS = ("port", "protocol")
 TOPIC_KEYS = ("partitions", "replication_factor", "config")
@@ -150,6 +150,7 @@ class Broker:
     config: dict = field(default_factory=dict)
     dns_names: tuple = ()  # extra DNS names in its certificate (the kafka_pki ext_pillar)
     drain: bool = False  # kafka:brokers:<minion>:drain: move its replicas off, then retire it
+    log_dirs: tuple = None  # kafka:brokers:<minion>:log_dirs: this broker's disks (wins over kafka:log_dirs)
 
 
 @dataclass(frozen=True)

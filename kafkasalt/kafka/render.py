@@ -50,14 +50,14 @@ def broker_effective_config(model, minion_id, log_dirs=None, num_network_threads
                             num_recovery_threads_per_data_dir=1, num_replica_fetchers=None):
     """The ``key -> value`` (strings) that :func:`render_server_properties` writes for one broker.
 
-    ``log_dirs`` wins over ``kafka:log_dirs``; with neither, :data:`DEFAULT_DATA_DIR`. Thread
+    ``log_dirs`` wins over ``kafka:brokers:<minion>:log_dirs``, which wins over ``kafka:log_dirs``; with neither, :data:`DEFAULT_DATA_DIR`. Thread
     counts come from :mod:`kafkasalt.ops.sizing` (the defaults are Kafka's). Precedence: computed
     values < ``kafka:config`` < ``kafka:brokers:<minion>:config``. Sorted by key.
     """
     if model.kraft and "broker" not in model.roles(minion_id):
         return controller_effective_config(model, minion_id, log_dirs=log_dirs)
     broker = model.broker(minion_id)
-    directories = _check_log_dirs_argument(log_dirs or model.log_dirs or [DEFAULT_DATA_DIR])
+    directories = _check_log_dirs_argument(log_dirs or broker.log_dirs or model.log_dirs or [DEFAULT_DATA_DIR])
     listeners = model.listeners
     inter_broker = model.inter_broker
 

@@ -492,9 +492,10 @@ class _Validator(Collector):
             if not isinstance(drain, bool):
                 self.error(f"{key}:drain", f"expected true or false (unquoted), got {drain!r}")
                 drain = False
+            log_dirs = self.log_dirs(spec.get("log_dirs"), f"{key}:log_dirs")
             if broker_id is not None and address is not None:
                 brokers.append(Broker(minion_id=minion_id, broker_id=broker_id, address=address, rack=rack,
-                                      config=config, dns_names=dns_names, drain=drain))
+                                      config=config, dns_names=dns_names, drain=drain, log_dirs=log_dirs))
         draining = [b.minion_id for b in brokers if b.drain]
         if brokers and len(draining) == len(brokers):
             self.error(f"kafka:brokers:{draining[0]}:drain", "every broker is marked drain: at least one must stay")
@@ -611,8 +612,8 @@ class _Validator(Collector):
 
     # storage, memory, replication ------------------------------------------------------------
 
-    def log_dirs(self, value):
-        key = "kafka:log_dirs"
+    def log_dirs(self, value, key="kafka:log_dirs"):
+        """``kafka:log_dirs`` or one broker's ``kafka:brokers:<minion>:log_dirs``."""
         if value is None:
             return None
         if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:

@@ -30,6 +30,18 @@ def test_sized_values_apply_when_pillar_leaves_them_open():
     assert "log.dirs=/data1/kafka,/data2/kafka" in p.render("server.properties")
 
 
+def test_a_brokers_own_log_dirs_win_over_the_cluster_wide_list_for_that_broker_only():
+    pillar = lab(log_dirs=["/srv/kafka"])
+    pillar["brokers"]["kafka2"]["log_dirs"] = ["/srv/kafka", "/srv/kafka2"]
+    p = plan(pillar)
+    assert p.log_dirs == ["/srv/kafka", "/srv/kafka2"] and p.facts()["log_dirs"] == ["/srv/kafka", "/srv/kafka2"]
+    assert "log.dirs=/srv/kafka,/srv/kafka2" in p.render("server.properties")
+    other = hostplan.BrokerHostPlan(model(pillar), "kafka1", REC, "supervisord", tls=lambda part: "CA PEM")
+    assert other.log_dirs == ["/srv/kafka"]
+    del pillar["log_dirs"]
+    assert hostplan.BrokerHostPlan(model(pillar), "kafka1", REC, "supervisord").log_dirs == REC["log.dirs"]["value"]
+
+
 def test_pillar_values_win_over_sizing_in_every_file():
     p = plan(lab(heap_mb=1024, log_dirs=["/srv/kafka"]))
     assert (p.heap_mb, p.log_dirs) == (1024, ["/srv/kafka"])
