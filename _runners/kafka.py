@@ -257,11 +257,14 @@ def verify_cluster(timeout=120, tgt="*", tgt_type="glob"):
 def _zookeeper_health(opts, members):
     """The ensemble's verdict as the first member that answers sees it."""
     replies = saltglue.cmd(opts, members, "zookeeper_ensemble.health", tgt_type="list", timeout=15)
+    # Every member's host also says whether its own process runs: those that do not are "stopped".
+    stopped = sorted(m for m in members if isinstance(replies.get(m), dict)
+                     and (replies[m].get("local") or {}).get("running") is False)
     for member in members:
         reply = replies.get(member)
         if isinstance(reply, dict) and "verdict" in reply:
-            return reply
-    return {"verdict": "unknown", "reasons": [f"no ZooKeeper member answered: {sorted(replies)}"]}
+            return dict(reply, stopped=stopped)
+    return {"verdict": "unknown", "reasons": [f"no ZooKeeper member answered: {sorted(replies)}"], "stopped": stopped}
 
 
 class _RollDriver:

@@ -7,7 +7,8 @@ connection::
      "reassignments": [...], "registered": [broker ids], "controller": id,
      "processes": {broker id: True | False | None},   # optional: the host's own word
      "pids": {broker id: pid | None},                 # optional: hosts that answered
-     "zookeeper": zookeeper_ensemble.health verdict}   # optional, before a step and at the end
+     "zookeeper": zookeeper_ensemble.health verdict,   # optional, before a step and at the end,
+                  # with "stopped": the members whose own host says their process does not run
 
 The rules are those of :mod:`kafkasalt.ops.gates` (Strimzi's KafkaAvailability rule before a
 restart; registered, nothing offline, nothing under-replicated after it). ``processes`` lets the
@@ -157,13 +158,22 @@ def zookeeper_members_serving(step, view):
     return [f"ZooKeeper member {member} is down" for member in zk.get("down") or []]
 
 
+@gate("zookeeper_members_running", fatal=True)
+def zookeeper_members_running(step, view):
+    """No ZooKeeper member's process is stopped, as its own host says: a stopped member will not
+    serve by waiting, so the roll halts at once (as for a broker that is down)."""
+    zk = view.get("zookeeper") or {}
+    return [f"ZooKeeper member {member} is down (its process does not run)" for member in zk.get("stopped") or []]
+
+
 # Every ZooKeeper member must serve before a broker restarts, not only a quorum: the final verdict
 # requires it anyway, and with a member down one more failure takes ZooKeeper (and every
 # broker's registration) away, so the roll stops before the next restart, naming the member.
-BEFORE_RESTART = (cluster_reachable, brokers_running, zookeeper_quorum, zookeeper_members_serving,
+BEFORE_RESTART = (cluster_reachable, brokers_running, zookeeper_quorum, zookeeper_members_running, zookeeper_members_serving,
                   no_offline_partitions, min_isr_kept, no_reassignment)
 AFTER_RESTART = (others_running, restarted_stays_up, broker_registered, brokers_running, no_offline_partitions, no_under_replicated)
-FINAL = (every_broker_registered, brokers_running, no_offline_partitions, zookeeper_members_serving)
+FINAL = (every_broker_registered, brokers_running, no_offline_partitions, zookeeper_members_running,
+         zookeeper_members_serving)
 
 
 def plan_roll(pending: dict, hosts: dict, controller, racks: dict | None = None, topics: dict | None = None,

@@ -158,10 +158,10 @@ def test_plan_summary_keeps_the_runner_shape_and_names_the_controller():
     ]
     shown = steps.preview(plan)
     assert shown["steps"][0]["before"] == ["cluster_reachable", "brokers_running", "zookeeper_quorum",
-                                           "zookeeper_members_serving", "no_offline_partitions", "min_isr_kept",
-                                           "no_reassignment"]
+                                           "zookeeper_members_running", "zookeeper_members_serving",
+                                           "no_offline_partitions", "min_isr_kept", "no_reassignment"]
     assert shown["final"] == ["every_broker_registered", "brokers_running", "no_offline_partitions",
-                              "zookeeper_members_serving"]
+                              "zookeeper_members_running", "zookeeper_members_serving"]
     assert shown["described"][1].startswith("2. restart kafka3: ")
 
 
@@ -401,6 +401,31 @@ def test_a_zookeeper_member_stopped_after_a_step_halts_the_next_restart_naming_i
     assert "zookeeper_members_serving" in halted.value.gates
     assert "step 2 (restart kafka2) not started: ZooKeeper member zk2 is down" in str(halted.value)
     assert [a[1] for a in sim.actions if a[0] == "restart"] == [1]  # quorum held, but no further restart
+
+
+def _halt_on_a_member_stopped_after_step_one(stopped):
+    sim = SimKafka(controller=3)
+    zk = {"verdict": "healthy", "quorum_held": True, "down": [], "reasons": [], "stopped": []}
+
+    def stop_member(driver, step):
+        if step.targets == ("kafka1",):
+            zk.update(verdict="degraded", down=["zk2"], reasons=["zk2 is down"], stopped=stopped)
+
+    with pytest.raises(steps.Halted) as halted:
+        _run(sim, roll.plan_roll(_pending(1, 2, 3), HOSTS, controller=3), WithZookeeper(sim, HOSTS, zk, on_act=stop_member))
+    assert [a[1] for a in sim.actions if a[0] == "restart"] == [1]
+    return halted.value, sim.clock()
+
+
+def test_a_zookeeper_member_whose_host_says_it_is_stopped_halts_the_next_restart_at_once():
+    halted, at = _halt_on_a_member_stopped_after_step_one(stopped=["zk2"])
+    assert "zookeeper_members_running" in halted.gates
+    assert "ZooKeeper member zk2 is down (its process does not run)" in str(halted)
+    # A member that only fails to answer (its host says nothing) is waited for up to the gate
+    # timeout; a stopped one is not.
+    waited, waited_at = _halt_on_a_member_stopped_after_step_one(stopped=[])
+    assert "zookeeper_members_running" not in waited.gates and "zookeeper_members_serving" in waited.gates
+    assert waited_at - at >= TIMING.gate_timeout - TIMING.poll_interval, (at, waited_at)
 
 
 def test_broker_already_dead_when_its_restart_returned_halts_at_once_naming_it():
