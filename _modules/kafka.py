@@ -241,10 +241,12 @@ def effective_config():
     return _host_plan().effective_config()
 
 
-def render(name):
+def render(name, **kwargs):
     """
     Render one managed file of this broker. Secret files (JAAS, keystores, admin client
-    properties) are written by the SLS through a template with ``show_changes: False``.
+    properties) are written by the SLS through a template with ``show_changes: False``; asked
+    for as a job of their own (``salt ... kafka.render jaas.conf``) they are refused, because a
+    job's return is kept in the master's job cache.
 
     CLI Example:
 
@@ -252,8 +254,12 @@ def render(name):
 
         salt 'kafka1' kafka.render server.properties
     """
+    plan = _host_plan()
+    if kwargs.get("__pub_fun") == "kafka.render" and name in {f.name for f in plan.files if f.secret}:
+        raise SaltInvocationError(f"{name} holds secrets: it is written by the kafka.config state and never "
+                                  "returned by a job (a job's return is kept in the master's job cache)")
     try:
-        return _host_plan().render(name)
+        return plan.render(name)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
 
